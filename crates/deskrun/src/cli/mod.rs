@@ -1,0 +1,199 @@
+//! Argument definitions (clap) and the dispatch to one function per command. Each command
+//! adapts engine calls and prints; the rules live in the engine.
+
+mod add;
+mod cluster;
+mod output;
+mod reconcile;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use output::is_broken_pipe;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the command failed (the message says why and how to fix it)
+  2  the command line was wrong (unknown flag, missing argument)
+
+Environment:
+  DESKRUN_CONFIG_DIR    directory of config.json (default: the platform config directory)
+  DESKRUN_DATA_DIR      directory of auto-chosen caches (default: the platform data directory)
+  DESKRUN_TOKEN         the token for `add` (instead of a prompt or --token-stdin)
+  DESKRUN_CHART_SOURCE  ARC chart source: an oci:// registry or a directory of charts
+  DESKRUN_KIND, DESKRUN_HELM  paths of the kind and helm executables
+  RUST_LOG              log filter, e.g. RUST_LOG=deskrun=debug (or use --verbose)";
+
+/// Run GitHub Actions jobs on this machine: a local kind cluster with GitHub's Actions
+/// Runner Controller and one runner scale set per configured repository.
+#[derive(Debug, Parser)]
+#[command(name = "deskrun", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Log what deskrun does to stderr (same as RUST_LOG=deskrun=debug).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add a runner installation: save it (token in the OS keyring) and deploy it.
+    #[command(after_help = add::AFTER_HELP)]
+    Add(Box<AddArgs>),
+    /// List the configured runner installations.
+    List(OutputArgs),
+    /// Show the cluster and, per runner: phase, listener, runners running/pending/failed,
+    /// and the jobs they run.
+    Status(StatusArgs),
+    /// Remove an installation from the cluster, the config and the keyring.
+    Remove {
+        /// The installation to remove.
+        name: String,
+    },
+    /// Make the cluster match the config: create the cluster if missing, install or upgrade
+    /// ARC, deploy or update every scale set, remove those no longer configured.
+    Up(UpArgs),
+    /// Remove every scale set from the cluster; the config is kept, `up` brings them back.
+    Down,
+    /// Create, delete or inspect the local kind cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Print deskrun's version and the ARC version it deploys.
+    Version,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// A table for people.
+    #[default]
+    Text,
+    /// JSON for scripts (the shape is stable).
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Only this installation (or scale set).
+    name: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Recreate the cluster without asking when new host paths must be mapped into it.
+    #[arg(long)]
+    recreate_cluster: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Create the kind cluster (with every configured host path mapped in).
+    Create,
+    /// Delete the kind cluster; the config is kept.
+    Delete,
+    /// Say whether the cluster exists and how to reach it.
+    Status(OutputArgs),
+}
+
+/// `deskrun add`.
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// The scale set name: what `runs-on:` targets (a DNS label, at most 42 characters).
+    name: String,
+    /// GitHub URL the runners register with: https://github.com/OWNER/REPO, an
+    /// organization https://github.com/ORG, or https://github.com/enterprises/ENT.
+    #[arg(short, long, value_name = "URL")]
+    repository: String,
+    /// Container mode: kubernetes (default), cached-privileged-kubernetes, or dind.
+    #[arg(short, long, default_value = "kubernetes", value_name = "MODE")]
+    mode: String,
+    /// Idle runners kept ready.
+    #[arg(long, default_value_t = deskrun::spec::DEFAULT_MIN_RUNNERS, value_name = "N")]
+    min_runners: u32,
+    /// The most runners at once.
+    #[arg(long, default_value_t = deskrun::spec::DEFAULT_MAX_RUNNERS, value_name = "N")]
+    max_runners: u32,
+    /// Make N scale sets <name>-1 … <name>-N, each with one runner and its own caches.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    instances: u32,
+    /// Host path to mount: TARGET (deskrun picks a cache path), SRC:TARGET, or
+    /// SRC:TARGET:TYPE with TYPE DirectoryOrCreate (default), Directory or Socket.
+    #[arg(long = "mount", value_name = "SPEC")]
+    mounts: Vec<String>,
+    /// Older spelling of --mount (TARGET or SRC:TARGET).
+    #[arg(long = "cache", value_name = "SPEC")]
+    caches: Vec<String>,
+    /// Credentials: pat (personal access token) or github-app.
+    #[arg(long, default_value = "pat", value_name = "TYPE")]
+    auth_type: String,
+    /// The token (or, for github-app, the private key PEM). Visible to other processes and
+    /// kept in shell history: prefer --token-stdin, DESKRUN_TOKEN or the prompt.
+    #[arg(long, value_name = "SECRET", hide_env_values = true)]
+    auth_value: Option<String>,
+    /// Read the token (or private key) from standard input.
+    #[arg(long)]
+    token_stdin: bool,
+    /// GitHub App ID (or client ID), with --auth-type github-app.
+    #[arg(long, value_name = "ID")]
+    app_id: Option<String>,
+    /// GitHub App installation ID, with --auth-type github-app.
+    #[arg(long, value_name = "ID")]
+    installation_id: Option<String>,
+    /// GitHub App private key file (PEM), with --auth-type github-app.
+    #[arg(long, value_name = "PATH")]
+    private_key_file: Option<PathBuf>,
+    /// Only save; do not deploy now (`deskrun up` deploys later).
+    #[arg(long)]
+    no_deploy: bool,
+    /// Skip checking the credentials against GitHub (for offline use).
+    #[arg(long)]
+    no_verify: bool,
+}
+
+/// Sets up logging to stderr: warnings by default, debug with `--verbose`, or `RUST_LOG`.
+pub fn init_logging(verbose: bool) {
+    let default = if verbose {
+        "deskrun=debug"
+    } else {
+        "deskrun=warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Add(args) => add::run(*args).await,
+        Command::List(args) => status::list(args.output),
+        Command::Status(args) => status::status(args.name.as_deref(), args.output.output).await,
+        Command::Remove { name } => reconcile::remove(&name).await,
+        Command::Up(args) => reconcile::up(args.recreate_cluster).await,
+        Command::Down => reconcile::down().await,
+        Command::Cluster(ClusterCommand::Create) => cluster::create().await,
+        Command::Cluster(ClusterCommand::Delete) => cluster::delete().await,
+        Command::Cluster(ClusterCommand::Status(args)) => cluster::status(args.output).await,
+        Command::Version => output::print(&format!(
+            "deskrun {} (ARC {})\n",
+            env!("CARGO_PKG_VERSION"),
+            deskrun::arc::ARC_VERSION
+        )),
+    }
+}

@@ -1,0 +1,25 @@
+//! Writing to the terminal: whole strings at once, a closed pipe treated as success.
+
+use std::io::Write;
+
+/// Writes `text` to stdout.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Writes a progress line to stderr, where it never mixes with `--output json`.
+pub fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+/// Whether `error` is a write to a closed pipe (`deskrun list | head`), which is not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

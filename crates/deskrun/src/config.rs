@@ -1,0 +1,364 @@
+//! The versioned config file: what the user asked for, and nothing secret.
+//!
+//! One JSON file, `config.json`, in the config directory. Every change goes through
+//! [`ConfigStore::update`], which holds an exclusive lock on a sibling lock file for the
+//! whole read-modify-write, so the app and the CLI never lose each other's updates, and
+//! replaces the file atomically (temp file, fsync, rename), so a crash leaves the old or the
+//! new file, never a torn one. A file that cannot be read is reported with its path and
+//! line and left exactly as it is.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::Installation;
+
+/// The config format this build writes. Older files are upgraded on the next save.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The default kind cluster name (kube context `kind-deskrun`).
+pub const DEFAULT_CLUSTER_NAME: &str = "deskrun";
+
+/// Errors reading or writing the config file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No config directory could be found (no home directory and no override).
+    #[error("cannot find a config directory: set DESKRUN_CONFIG_DIR or HOME")]
+    NoConfigDir,
+    /// The file exists but is not valid deskrun config.
+    #[error(
+        "config file {path} is broken at line {line}, column {column}: {message}; fix or \
+         move the file (it was left untouched)"
+    )]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the fault.
+        line: usize,
+        /// 1-based column of the fault.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The file was written by a newer deskrun.
+    #[error(
+        "config file {path} has version {found}, newer than this deskrun understands \
+         ({CONFIG_VERSION}); upgrade deskrun"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+    },
+    /// Reading, locking or writing failed.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The format version, [`CONFIG_VERSION`] when written by this build.
+    pub version: u32,
+    /// The local cluster.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// Where ARC's charts come from.
+    #[serde(default)]
+    pub arc: ArcConfig,
+    /// The configured installations, by name.
+    #[serde(default)]
+    pub installations: BTreeMap<String, Installation>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            cluster: ClusterConfig::default(),
+            arc: ArcConfig::default(),
+            installations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Settings of the local kind cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The kind cluster name.
+    pub name: String,
+    /// The host paths mapped into the node when deskrun created the cluster; a new one
+    /// needs the cluster to be recreated, because kind mounts are fixed at creation.
+    #[serde(default)]
+    pub host_mounts: Vec<PathBuf>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_CLUSTER_NAME.to_owned(),
+            host_mounts: Vec::new(),
+        }
+    }
+}
+
+/// Where ARC's Helm charts come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArcConfig {
+    /// An OCI registry prefix or a local directory of charts; `None` means GitHub's registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_source: Option<String>,
+}
+
+/// The config file on disk.
+#[derive(Debug, Clone)]
+pub struct ConfigStore {
+    path: PathBuf,
+}
+
+impl ConfigStore {
+    /// The store in the config directory ([`crate::paths::config_dir`]).
+    pub fn from_env() -> Result<Self> {
+        let dir = crate::paths::config_dir().ok_or(Error::NoConfigDir)?;
+        Ok(Self::in_dir(&dir))
+    }
+
+    /// The store at `<dir>/config.json`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join("config.json"),
+        }
+    }
+
+    /// The config file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the config; a missing file is the empty default config.
+    #[tracing::instrument(skip_all, fields(path = %self.path.display()), err)]
+    pub fn load(&self) -> Result<Config> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(self.io_error("read", source)),
+        };
+        self.parse(&text)
+    }
+
+    fn parse(&self, text: &str) -> Result<Config> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: Option<u32>,
+        }
+        let parse_error = |e: serde_json::Error| Error::Parse {
+            path: self.path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        };
+        // NB: the version is checked first, so a newer file's unknown fields are reported
+        // as "upgrade deskrun" rather than as a parse error.
+        let probe: VersionOnly = serde_json::from_str(text).map_err(parse_error)?;
+        if let Some(found) = probe.version.filter(|v| *v > CONFIG_VERSION) {
+            return Err(Error::TooNew {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        let mut config: Config = serde_json::from_str(text).map_err(parse_error)?;
+        config.version = CONFIG_VERSION;
+        Ok(config)
+    }
+
+    /// Reads, changes and saves the config under an exclusive lock; `change` decides
+    /// whether to save by returning `Ok`. An `Err` from `change` leaves the file untouched.
+    #[tracing::instrument(skip_all, fields(path = %self.path.display()))]
+    pub fn update<T, E>(&self, change: impl FnOnce(&mut Config) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let _lock = self.lock()?;
+        let mut config = self.load()?;
+        let before = config.clone();
+        let out = change(&mut config)?;
+        if config != before {
+            self.write(&config)?;
+        }
+        Ok(out)
+    }
+
+    fn lock(&self) -> Result<File> {
+        let dir = self.dir();
+        fs::create_dir_all(dir)
+            .map_err(|source| self.io_error("create the directory of", source))?;
+        let lock_path = dir.join("config.json.lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| Error::Io {
+                action: "open the lock file",
+                path: lock_path.clone(),
+                source,
+            })?;
+        // NB: an advisory lock (flock on Unix) held by this handle until it is dropped.
+        file.lock().map_err(|source| Error::Io {
+            action: "lock",
+            path: lock_path,
+            source,
+        })?;
+        Ok(file)
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    fn write(&self, config: &Config) -> Result<()> {
+        let dir = self.dir();
+        let mut text = serde_json::to_string_pretty(config)
+            .map_err(|e| self.io_error("serialize", io::Error::other(e)))?;
+        text.push('\n');
+        let mut temp = tempfile::Builder::new()
+            .prefix(".config.json.")
+            .tempfile_in(dir)
+            .map_err(|source| self.io_error("create a temporary file beside", source))?;
+        temp.write_all(text.as_bytes())
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|source| self.io_error("write", source))?;
+        temp.persist(&self.path)
+            .map_err(|e| self.io_error("replace", e.error))?;
+        // NB: the rename is only durable once the directory entry is synced too.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| self.io_error("sync the directory of", source))?;
+        Ok(())
+    }
+
+    fn io_error(&self, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_the_default_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        assert_eq!(store.load().unwrap(), Config::default());
+    }
+
+    #[test]
+    fn broken_file_is_reported_with_path_and_line_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let broken = "{\n  \"version\": 1,\n  \"installations\": {,}\n}\n";
+        fs::write(store.path(), broken).unwrap();
+        let err = store.update(|c: &mut Config| {
+            c.cluster.name = "changed".into();
+            Ok::<_, Error>(())
+        });
+        let message = err.unwrap_err().to_string();
+        assert!(
+            message.contains("line 3"),
+            "the line of the fault is named: {message}"
+        );
+        assert!(
+            message.contains(&store.path().display().to_string()),
+            "{message}"
+        );
+        assert_eq!(
+            fs::read_to_string(store.path()).unwrap(),
+            broken,
+            "file must be untouched"
+        );
+    }
+
+    #[test]
+    fn newer_version_asks_for_an_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        fs::write(store.path(), r#"{"version": 99, "future": true}"#).unwrap();
+        assert!(matches!(store.load(), Err(Error::TooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn update_round_trips_and_a_failed_change_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        store
+            .update(|c| {
+                c.cluster.name = "other".into();
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        assert_eq!(store.load().unwrap().cluster.name, "other");
+        let before = fs::read(store.path()).unwrap();
+        let failed: Result<(), Error> = store.update(|c| {
+            c.cluster.name = "lost".into();
+            Err(Error::NoConfigDir)
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            fs::read(store.path()).unwrap(),
+            before,
+            "a failed change must not save"
+        );
+    }
+
+    #[test]
+    fn concurrent_updates_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        store
+                            .update(|c| {
+                                c.cluster.host_mounts.push(format!("/t{i}/{j}").into());
+                                Ok::<_, Error>(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            store.load().unwrap().cluster.host_mounts.len(),
+            80,
+            "no update may be lost"
+        );
+    }
+}

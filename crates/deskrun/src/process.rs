@@ -1,0 +1,206 @@
+//! Running the external programs deskrun drives (`kind`, `helm`): finding them, feeding
+//! input through stdin (never secrets in argv), capturing output, and turning failures into
+//! typed errors that say what to install or start.
+//!
+//! It knows nothing about what the programs do; [`crate::cluster`] and [`crate::helm`] do.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+/// Errors running an external program.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The program is not installed (or not on PATH).
+    #[error("`{program}` was not found on PATH; {install_hint}")]
+    NotFound {
+        /// The program name.
+        program: String,
+        /// How to install it.
+        install_hint: &'static str,
+    },
+    /// Docker is not running or not reachable, which kind needs.
+    #[error(
+        "the Docker daemon is not reachable ({detail}); start Docker (or Docker Desktop), \
+         or point DOCKER_HOST at it, then try again"
+    )]
+    DockerUnavailable {
+        /// The line of output that told us.
+        detail: String,
+    },
+    /// The program ran and failed.
+    #[error("`{command}` failed with {status}: {stderr}")]
+    Failed {
+        /// The program and its arguments (never secrets: those go through stdin or files).
+        command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed on stderr, trimmed.
+        stderr: String,
+    },
+    /// Starting or talking to the program failed.
+    #[error("cannot run `{program}`")]
+    Io {
+        /// The program.
+        program: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An external program and how to tell the user to get it.
+#[derive(Debug, Clone)]
+pub struct Program {
+    name: &'static str,
+    path: PathBuf,
+    install_hint: &'static str,
+}
+
+impl Program {
+    /// `kind`, or `$DESKRUN_KIND`.
+    pub fn kind() -> Self {
+        Self::from_env(
+            "kind",
+            "DESKRUN_KIND",
+            "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), \
+             or set DESKRUN_KIND to its path",
+        )
+    }
+
+    /// `helm`, or `$DESKRUN_HELM`.
+    pub fn helm() -> Self {
+        Self::from_env(
+            "helm",
+            "DESKRUN_HELM",
+            "install Helm 3 (https://helm.sh/docs/intro/install/), or set DESKRUN_HELM to its path",
+        )
+    }
+
+    fn from_env(name: &'static str, env: &str, install_hint: &'static str) -> Self {
+        let path = std::env::var_os(env)
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| PathBuf::from(name), PathBuf::from);
+        Self {
+            name,
+            path,
+            install_hint,
+        }
+    }
+
+    /// The program's name, for messages.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Runs the program with `args`, writing `stdin` to it, and returns its stdout.
+    #[tracing::instrument(skip_all, fields(program = self.name), err)]
+    pub async fn run(&self, args: &[OsString], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        let command_line = self.command_line(args);
+        tracing::debug!(command = %command_line, "running");
+        let mut child = tokio::process::Command::new(&self.path)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| self.spawn_error(source))?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input)
+                .await
+                .map_err(|source| self.io_error(source))?;
+        }
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|source| self.io_error(source))?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        if let Some(detail) = docker_unavailable(&stderr) {
+            return Err(Error::DockerUnavailable { detail });
+        }
+        Err(Error::Failed {
+            command: command_line,
+            status: output.status,
+            stderr,
+        })
+    }
+
+    fn command_line(&self, args: &[OsString]) -> String {
+        let mut line = self.name.to_owned();
+        for arg in args {
+            line.push(' ');
+            line.push_str(&arg.to_string_lossy());
+        }
+        line
+    }
+
+    fn spawn_error(&self, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound {
+                program: self.path.display().to_string(),
+                install_hint: self.install_hint,
+            }
+        } else {
+            self.io_error(source)
+        }
+    }
+
+    fn io_error(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            program: self.name.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Recognises kind's ways of saying that Docker is missing or stopped.
+fn docker_unavailable(stderr: &str) -> Option<String> {
+    const SIGNS: [&str; 4] = [
+        "Cannot connect to the Docker daemon",
+        "\"docker\": executable file not found",
+        "failed to connect to the docker API",
+        "error during connect",
+    ];
+    stderr
+        .lines()
+        .find(|line| SIGNS.iter().any(|sign| line.contains(sign)))
+        .map(|line| line.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_program_says_how_to_install_it() {
+        let program = Program {
+            name: "kind",
+            path: PathBuf::from("/nonexistent/kind"),
+            install_hint: "install kind",
+        };
+        let err = program.run(&[], None).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+        assert!(err.to_string().contains("install kind"), "{err}");
+    }
+
+    #[test]
+    fn docker_down_is_recognised_in_kind_output() {
+        let stderr = "ERROR: failed to list clusters: command \"docker ps\" failed\n\
+                      Cannot connect to the Docker daemon at unix:///var/run/docker.sock.";
+        assert!(docker_unavailable(stderr).is_some());
+        assert!(docker_unavailable("some other failure").is_none());
+    }
+}

@@ -1,0 +1,496 @@
+//! `up` and `down`: compare what the config asks for with what the cluster has, show the
+//! plan, and apply only the differences.
+//!
+//! What is deployed is read from Helm's release records and the objects deskrun owns, in a
+//! handful of list calls; a release is upgraded only when its chart version, status or
+//! values differ, and a Secret or ConfigMap is written only when its content differs. So a
+//! second `up` with nothing changed writes nothing and restarts no runner.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+
+use crate::arc::{self, ChartSource, ControllerValues, ScaleSetDeployment};
+use crate::cluster::ClusterHandle;
+use crate::config::Config;
+use crate::helm::{self, DeployedRelease, Helm};
+use crate::secrets::{self, SecretStore};
+use crate::{ARC_NAMESPACE, MANAGED_BY_LABEL};
+
+/// How many Helm releases are installed at once.
+const CONCURRENT_RELEASES: usize = 4;
+
+/// The field manager deskrun's server-side applies use.
+const FIELD_MANAGER: &str = "deskrun";
+
+/// Errors planning or applying.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Helm failed.
+    #[error(transparent)]
+    Helm(#[from] helm::Error),
+    /// Preparing ARC's values or charts failed.
+    #[error(transparent)]
+    Arc(#[from] arc::Error),
+    /// Reading credentials failed.
+    #[error(transparent)]
+    Secrets(#[from] secrets::Error),
+    /// A Kubernetes call failed.
+    #[error("cannot {action} {kind} {name:?} in namespace {ARC_NAMESPACE}")]
+    Kube {
+        /// What was being done.
+        action: &'static str,
+        /// The object kind.
+        kind: &'static str,
+        /// The object name.
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which installations a reconcile covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every installation; scale sets not in the config are removed (`up`).
+    All,
+    /// One installation; nothing else is touched (`add`).
+    Only(String),
+    /// No installation: every scale set is removed (`down`).
+    Nothing,
+}
+
+/// One change the plan makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Install the ARC controller.
+    InstallController,
+    /// Upgrade the ARC controller.
+    UpgradeController {
+        /// Why.
+        reason: String,
+    },
+    /// Create or update an installation's credentials Secret.
+    WriteCredentials {
+        /// The installation.
+        installation: String,
+    },
+    /// Create or update a scale set's hook template.
+    WriteHookTemplate {
+        /// The scale set.
+        release: String,
+    },
+    /// Install a scale set release.
+    Deploy {
+        /// The scale set.
+        release: String,
+    },
+    /// Upgrade a scale set release.
+    Update {
+        /// The scale set.
+        release: String,
+        /// Why.
+        reason: String,
+    },
+    /// Uninstall a scale set release.
+    Remove {
+        /// The scale set.
+        release: String,
+    },
+    /// Delete an object deskrun created that nothing needs any more.
+    DeleteObject {
+        /// `Secret` or `ConfigMap`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InstallController => write!(
+                f,
+                "+ install ARC controller {} {} (release {})",
+                arc::CONTROLLER_CHART,
+                arc::ARC_VERSION,
+                arc::CONTROLLER_RELEASE
+            ),
+            Self::UpgradeController { reason } => write!(f, "~ upgrade ARC controller ({reason})"),
+            Self::WriteCredentials { installation } => {
+                write!(f, "~ write credentials Secret of {installation}")
+            }
+            Self::WriteHookTemplate { release } => write!(f, "~ write hook template of {release}"),
+            Self::Deploy { release } => write!(f, "+ deploy scale set {release}"),
+            Self::Update { release, reason } => {
+                write!(f, "~ update scale set {release} ({reason})")
+            }
+            Self::Remove { release } => write!(f, "- remove scale set {release}"),
+            Self::DeleteObject { kind, name } => write!(f, "- delete {kind} {name}"),
+        }
+    }
+}
+
+/// What a reconcile will do.
+#[derive(Debug)]
+pub struct Plan {
+    /// The changes, in the order they are applied.
+    pub actions: Vec<Action>,
+    /// Scale sets that are already as wanted.
+    pub unchanged: Vec<String>,
+    deployments: BTreeMap<String, ScaleSetDeployment>,
+    credentials: BTreeMap<String, Secret>,
+}
+
+impl Plan {
+    /// Whether applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// Reconciles one cluster.
+pub struct Reconciler<'a> {
+    cluster: &'a ClusterHandle,
+    chart_source: ChartSource,
+    secrets: SecretStore,
+}
+
+impl<'a> Reconciler<'a> {
+    /// A reconciler for `cluster`, installing charts from `chart_source`.
+    pub fn new(
+        cluster: &'a ClusterHandle,
+        chart_source: ChartSource,
+        secrets: SecretStore,
+    ) -> Self {
+        Self {
+            cluster,
+            chart_source,
+            secrets,
+        }
+    }
+
+    fn helm(&self) -> Helm<'a> {
+        Helm::new(self.cluster, ARC_NAMESPACE)
+    }
+
+    fn secrets_api(&self) -> kube::Api<Secret> {
+        kube::Api::namespaced(self.cluster.client().clone(), ARC_NAMESPACE)
+    }
+
+    fn config_maps_api(&self) -> kube::Api<ConfigMap> {
+        kube::Api::namespaced(self.cluster.client().clone(), ARC_NAMESPACE)
+    }
+
+    /// Works out what to change so the cluster matches `config` within `scope`.
+    #[tracing::instrument(skip_all, fields(context = self.cluster.context(), ?scope), err)]
+    pub async fn plan(&self, config: &Config, scope: &Scope) -> Result<Plan> {
+        let releases = self.helm().releases().await?;
+        let mut actions = Vec::new();
+        if scope != &Scope::Nothing {
+            self.plan_controller(&releases, &mut actions)?;
+        }
+        let in_scope: Vec<_> = config
+            .installations
+            .values()
+            .filter(|inst| match scope {
+                Scope::All => true,
+                Scope::Only(name) => &inst.name == name,
+                Scope::Nothing => false,
+            })
+            .collect();
+        let owned_secrets = self.owned(&self.secrets_api(), "Secret").await?;
+        let owned_maps = self.owned(&self.config_maps_api(), "ConfigMap").await?;
+        let mut credentials = BTreeMap::new();
+        let mut deployments = BTreeMap::new();
+        for inst in &in_scope {
+            let secret = arc::credentials_secret(inst, &self.secrets.load(&inst.name)?);
+            let name = arc::credentials_secret_name(&inst.name);
+            if owned_secrets.get(&name).map(|s| &s.data) != Some(&secret.data) {
+                actions.push(Action::WriteCredentials {
+                    installation: inst.name.clone(),
+                });
+            }
+            credentials.insert(inst.name.clone(), secret);
+            for deployment in arc::scale_set_deployments(inst) {
+                if let Some(hook) = &deployment.hook_config_map {
+                    let name = hook.metadata.name.clone().unwrap_or_default();
+                    if owned_maps.get(&name).map(|m| &m.data) != Some(&hook.data) {
+                        actions.push(Action::WriteHookTemplate {
+                            release: deployment.release.clone(),
+                        });
+                    }
+                }
+                deployments.insert(deployment.release.clone(), deployment);
+            }
+        }
+        let mut unchanged = Vec::new();
+        for (release, deployment) in &deployments {
+            match releases.get(release) {
+                None => actions.push(Action::Deploy {
+                    release: release.clone(),
+                }),
+                Some(deployed) => {
+                    match release_drift(deployed, arc::SCALE_SET_CHART, &deployment.values_json()?)
+                    {
+                        Some(reason) => actions.push(Action::Update {
+                            release: release.clone(),
+                            reason,
+                        }),
+                        None => unchanged.push(release.clone()),
+                    }
+                }
+            }
+        }
+        if !matches!(scope, Scope::Only(_)) {
+            self.plan_removals(
+                &releases,
+                &deployments,
+                &credentials,
+                &owned_secrets,
+                &owned_maps,
+                &mut actions,
+            );
+        }
+        Ok(Plan {
+            actions,
+            unchanged,
+            deployments,
+            credentials,
+        })
+    }
+
+    fn plan_controller(
+        &self,
+        releases: &BTreeMap<String, DeployedRelease>,
+        actions: &mut Vec<Action>,
+    ) -> Result<()> {
+        let wanted =
+            serde_json::to_value(ControllerValues::default()).map_err(arc::Error::Render)?;
+        match releases.get(arc::CONTROLLER_RELEASE) {
+            None => actions.push(Action::InstallController),
+            Some(deployed) => {
+                if let Some(reason) = release_drift(deployed, arc::CONTROLLER_CHART, &wanted) {
+                    actions.push(Action::UpgradeController { reason });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn plan_removals(
+        &self,
+        releases: &BTreeMap<String, DeployedRelease>,
+        deployments: &BTreeMap<String, ScaleSetDeployment>,
+        credentials: &BTreeMap<String, Secret>,
+        owned_secrets: &BTreeMap<String, Secret>,
+        owned_maps: &BTreeMap<String, ConfigMap>,
+        actions: &mut Vec<Action>,
+    ) {
+        for (name, release) in releases {
+            if release.chart == arc::SCALE_SET_CHART && !deployments.contains_key(name) {
+                actions.push(Action::Remove {
+                    release: name.clone(),
+                });
+            }
+        }
+        let wanted_secrets: BTreeSet<String> = credentials
+            .keys()
+            .map(|inst| arc::credentials_secret_name(inst))
+            .collect();
+        for name in owned_secrets
+            .keys()
+            .filter(|n| !wanted_secrets.contains(*n))
+        {
+            actions.push(Action::DeleteObject {
+                kind: "Secret",
+                name: name.clone(),
+            });
+        }
+        let wanted_maps: BTreeSet<String> = deployments
+            .values()
+            .filter_map(|d| d.hook_config_map.as_ref()?.metadata.name.clone())
+            .collect();
+        for name in owned_maps.keys().filter(|n| !wanted_maps.contains(*n)) {
+            actions.push(Action::DeleteObject {
+                kind: "ConfigMap",
+                name: name.clone(),
+            });
+        }
+    }
+
+    async fn owned<K>(&self, api: &kube::Api<K>, kind: &'static str) -> Result<BTreeMap<String, K>>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + fmt::Debug,
+    {
+        let selector = format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1);
+        let list = api.list(&ListParams::default().labels(&selector)).await;
+        let list = match list {
+            Ok(list) => list,
+            // NB: before the first `up` the namespace does not exist: nothing is owned yet.
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(BTreeMap::new()),
+            Err(source) => {
+                return Err(Error::Kube {
+                    action: "list",
+                    kind,
+                    name: selector,
+                    source,
+                });
+            }
+        };
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|obj| Some((obj.meta().name.clone()?, obj)))
+            .collect())
+    }
+
+    /// Applies `plan`, reporting each action through `progress` as it completes.
+    #[tracing::instrument(skip_all, fields(context = self.cluster.context(), actions = plan.actions.len()), err)]
+    pub async fn apply(&self, plan: &Plan, progress: &(dyn Fn(&Action) + Sync)) -> Result<()> {
+        let helm = self.helm();
+        for action in &plan.actions {
+            match action {
+                Action::InstallController | Action::UpgradeController { .. } => {
+                    let values = serde_json::to_string(&ControllerValues::default())
+                        .map_err(arc::Error::Render)?;
+                    let chart = self.chart_source.chart(arc::CONTROLLER_CHART)?;
+                    helm.upgrade_install(arc::CONTROLLER_RELEASE, &chart, &values)
+                        .await?;
+                    progress(action);
+                }
+                Action::WriteCredentials { installation } => {
+                    if let Some(secret) = plan.credentials.get(installation) {
+                        self.apply_object(&self.secrets_api(), secret, "Secret")
+                            .await?;
+                    }
+                    progress(action);
+                }
+                Action::WriteHookTemplate { release } => {
+                    if let Some(hook) = plan
+                        .deployments
+                        .get(release)
+                        .and_then(|d| d.hook_config_map.as_ref())
+                    {
+                        self.apply_object(&self.config_maps_api(), hook, "ConfigMap")
+                            .await?;
+                    }
+                    progress(action);
+                }
+                _ => {}
+            }
+        }
+        let chart = self.chart_source.chart(arc::SCALE_SET_CHART)?;
+        let releases = plan.actions.iter().filter_map(|action| match action {
+            Action::Deploy { release } | Action::Update { release, .. } => {
+                plan.deployments.get(release).map(|d| (action, d))
+            }
+            _ => None,
+        });
+        let mut installs = futures::stream::iter(releases.map(|(action, deployment)| {
+            let helm = &helm;
+            let chart = &chart;
+            async move {
+                let values =
+                    serde_json::to_string(&deployment.values).map_err(arc::Error::Render)?;
+                helm.upgrade_install(&deployment.release, chart, &values)
+                    .await?;
+                Ok::<_, Error>(action)
+            }
+        }))
+        .buffer_unordered(CONCURRENT_RELEASES);
+        while let Some(done) = installs.next().await {
+            progress(done?);
+        }
+        for action in &plan.actions {
+            match action {
+                Action::Remove { release } => {
+                    helm.uninstall(release).await?;
+                    progress(action);
+                }
+                Action::DeleteObject { kind, name } => {
+                    self.delete_object(kind, name).await?;
+                    progress(action);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_object<K>(
+        &self,
+        api: &kube::Api<K>,
+        object: &K,
+        kind: &'static str,
+    ) -> Result<()>
+    where
+        K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + fmt::Debug,
+    {
+        let name = object.meta().name.clone().unwrap_or_default();
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch(&name, &params, &Patch::Apply(object))
+            .await
+            .map_err(|source| Error::Kube {
+                action: "apply",
+                kind,
+                name,
+                source,
+            })?;
+        Ok(())
+    }
+
+    async fn delete_object(&self, kind: &'static str, name: &str) -> Result<()> {
+        let params = DeleteParams::default();
+        let result = if kind == "Secret" {
+            self.secrets_api().delete(name, &params).await.map(|_| ())
+        } else {
+            self.config_maps_api()
+                .delete(name, &params)
+                .await
+                .map(|_| ())
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(source) => Err(Error::Kube {
+                action: "delete",
+                kind,
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Why a deployed release differs from what is wanted, or `None` when it does not.
+fn release_drift(
+    deployed: &DeployedRelease,
+    chart: &str,
+    values: &serde_json::Value,
+) -> Option<String> {
+    if deployed.chart != chart {
+        return Some(format!("chart is {}, want {chart}", deployed.chart));
+    }
+    if deployed.chart_version != arc::ARC_VERSION {
+        return Some(format!(
+            "chart version {} → {}",
+            deployed.chart_version,
+            arc::ARC_VERSION
+        ));
+    }
+    if deployed.status != "deployed" {
+        return Some(format!("last Helm status is {}", deployed.status));
+    }
+    if &deployed.values != values {
+        return Some("values changed".to_owned());
+    }
+    None
+}

@@ -1,0 +1,133 @@
+//! The credential store: tokens and private keys in the OS keyring (Secret Service on Linux,
+//! Keychain on macOS, Credential Manager on Windows), and the redacting type that carries
+//! them. Nothing else in deskrun touches the keyring.
+//!
+//! There is deliberately no fallback: when the keyring is missing or locked, storing fails
+//! with the fix, and the caller saves nothing.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A token or key, redacted in `Debug` and never serialized.
+pub type Secret = SecretString;
+
+/// The keyring service every deskrun entry is stored under.
+pub const KEYRING_SERVICE: &str = "deskrun";
+
+/// Errors talking to the keyring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable keyring (no Secret Service on the session bus, or it is locked).
+    #[error(
+        "the OS keyring is not available ({detail}); on Linux start a Secret Service such \
+         as gnome-keyring or KeePassXC and unlock it, then try again"
+    )]
+    Unavailable {
+        /// What the keyring library said.
+        detail: String,
+    },
+    /// The installation has no credentials stored.
+    #[error(
+        "no credentials for installation {installation:?} in the keyring; add them again with \
+         `deskrun add {installation} …`"
+    )]
+    Missing {
+        /// The installation.
+        installation: String,
+    },
+    /// Any other keyring failure.
+    #[error("keyring operation failed for installation {installation:?}")]
+    Keyring {
+        /// The installation.
+        installation: String,
+        /// The underlying error.
+        #[source]
+        source: keyring::Error,
+    },
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The keyring-backed store of installation credentials.
+#[derive(Debug, Clone)]
+pub struct SecretStore {
+    service: String,
+}
+
+impl Default for SecretStore {
+    fn default() -> Self {
+        Self {
+            service: KEYRING_SERVICE.to_owned(),
+        }
+    }
+}
+
+impl SecretStore {
+    fn entry(&self, installation: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(&self.service, installation).map_err(|e| map_error(installation, e))
+    }
+
+    /// Stores (or replaces) the secret of `installation`.
+    #[tracing::instrument(skip_all, fields(installation), err)]
+    pub fn store(&self, installation: &str, secret: &Secret) -> Result<()> {
+        // NB: the value is stored as UTF-8 bytes as given, so a multi-line PEM key comes
+        // back byte for byte.
+        self.entry(installation)?
+            .set_password(secret.expose_secret())
+            .map_err(|e| map_error(installation, e))
+    }
+
+    /// Reads the secret of `installation`.
+    #[tracing::instrument(skip_all, fields(installation), err)]
+    pub fn load(&self, installation: &str) -> Result<Secret> {
+        match self.entry(installation)?.get_password() {
+            Ok(value) => Ok(SecretString::from(value)),
+            Err(keyring::Error::NoEntry) => Err(Error::Missing {
+                installation: installation.to_owned(),
+            }),
+            Err(e) => Err(map_error(installation, e)),
+        }
+    }
+
+    /// Removes the secret of `installation`; a missing one is not an error.
+    #[tracing::instrument(skip_all, fields(installation), err)]
+    pub fn delete(&self, installation: &str) -> Result<()> {
+        match self.entry(installation)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_error(installation, e)),
+        }
+    }
+}
+
+fn map_error(installation: &str, error: keyring::Error) -> Error {
+    match error {
+        keyring::Error::NoStorageAccess(e) => Error::Unavailable {
+            detail: e.to_string(),
+        },
+        keyring::Error::PlatformFailure(e) => Error::Unavailable {
+            detail: e.to_string(),
+        },
+        keyring::Error::NoEntry => Error::Missing {
+            installation: installation.to_owned(),
+        },
+        source => Error::Keyring {
+            installation: installation.to_owned(),
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_output_is_redacted() {
+        let secret = Secret::from("ghp_supersecret".to_owned());
+        let debug = format!("{secret:?}");
+        assert!(
+            !debug.contains("supersecret"),
+            "Debug must never show the token: {debug}"
+        );
+    }
+}

@@ -1,0 +1,870 @@
+//! A runner installation and every rule that validates it: names, GitHub URLs, container
+//! modes, runner counts, mounts and the non-secret half of the credentials. Pure functions,
+//! no I/O: the CLI and the app call the same rules, and most unit tests live here.
+//!
+//! It does not own the secrets themselves (see [`crate::secrets`]) nor what ARC makes of an
+//! installation (see [`crate::arc`]).
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors in what the user asked for. Each names the field, quotes the bad value and says
+/// how to fix it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The name is not a DNS-1123 label, which every Kubernetes name derived from it must be.
+    #[error(
+        "name {value:?} is not valid: {reason}; use lowercase letters, digits and '-', \
+         starting and ending with a letter or digit (for example {suggestion:?})"
+    )]
+    InvalidName {
+        /// The name as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+        /// A fixed name to use instead.
+        suggestion: String,
+    },
+    /// The name (with its instance suffix) is too long for the names ARC derives from it.
+    #[error(
+        "name {value:?} is too long: {length} characters{suffix_note}, but ARC derives \
+         Kubernetes names such as \"<name>-gha-rs-no-permission\" that must stay within 63, \
+         so at most {max} are allowed; choose a shorter name"
+    )]
+    NameTooLong {
+        /// The name as given.
+        value: String,
+        /// The length of the longest scale set name it makes.
+        length: usize,
+        /// The longest allowed scale set name.
+        max: usize,
+        /// Explains the instance suffix when one is counted.
+        suffix_note: String,
+    },
+    /// The repository URL is not one ARC understands.
+    #[error("--repository {value:?} is not valid: {reason}")]
+    InvalidRepository {
+        /// The URL as given.
+        value: String,
+        /// What is wrong and what to use instead.
+        reason: String,
+    },
+    /// Unknown container mode.
+    #[error(
+        "--mode {value:?} is not a container mode; use one of: kubernetes (default), \
+         cached-privileged-kubernetes, dind"
+    )]
+    InvalidMode {
+        /// The mode as given.
+        value: String,
+    },
+    /// Runner counts that cannot work together.
+    #[error("{field} {value} is not valid: {fix}")]
+    InvalidCount {
+        /// The flag at fault.
+        field: &'static str,
+        /// The value given.
+        value: u32,
+        /// What to change.
+        fix: String,
+    },
+    /// A `--mount`/`--cache` spec that cannot be mapped to a hostPath volume.
+    #[error("--mount {value:?} is not valid: {reason}")]
+    InvalidMount {
+        /// The spec as given.
+        value: String,
+        /// What is wrong and how to write it instead.
+        reason: String,
+    },
+    /// Two mounts of one installation share a target path.
+    #[error(
+        "--mount target {target:?} is given twice; each path inside the runner can be \
+         mounted once"
+    )]
+    DuplicateMountTarget {
+        /// The repeated target.
+        target: String,
+    },
+    /// Unknown authentication type.
+    #[error("--auth-type {value:?} is not valid; use pat or github-app")]
+    InvalidAuthType {
+        /// The type as given.
+        value: String,
+    },
+    /// A GitHub App without its App ID.
+    #[error(
+        "--app-id is required with --auth-type github-app: ARC needs the App ID (or client \
+         ID) shown on the App's settings page"
+    )]
+    MissingAppId,
+    /// A GitHub App App ID that cannot be right.
+    #[error("--app-id {value:?} is not valid: use the numeric App ID or the client ID (Iv…)")]
+    InvalidAppId {
+        /// The ID as given.
+        value: String,
+    },
+    /// A GitHub App installation ID that is not a positive integer.
+    #[error(
+        "--installation-id {value:?} is not valid: it is the number at the end of the \
+         App installation's URL (…/settings/installations/<id>){hint}"
+    )]
+    InvalidInstallationId {
+        /// The ID as given.
+        value: String,
+        /// Extra hint, e.g. when a client ID was pasted.
+        hint: &'static str,
+    },
+    /// A GitHub App without its installation ID.
+    #[error(
+        "--installation-id is required with --auth-type github-app: it is the number at the \
+         end of the App installation's URL (…/settings/installations/<id>)"
+    )]
+    MissingInstallationId,
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The longest scale set name ARC can take: the chart derives
+/// `<name>-gha-rs-no-permission` (21 more characters, the longest suffix in
+/// gha-runner-scale-set 0.14.2's `_helpers.tpl`) and every Kubernetes name stays within 63.
+pub const MAX_SCALE_SET_NAME_LEN: usize = 63 - "-gha-rs-no-permission".len();
+
+/// The largest `--instances` value: each instance is a scale set with its own listener pod,
+/// and more than this on one machine is almost certainly a typo.
+pub const MAX_INSTANCES: u32 = 32;
+
+/// The largest `--max-runners` value deskrun accepts on one machine.
+pub const MAX_RUNNERS: u32 = 256;
+
+/// Default minimum number of idle runners.
+pub const DEFAULT_MIN_RUNNERS: u32 = 1;
+
+/// Default maximum number of runners.
+pub const DEFAULT_MAX_RUNNERS: u32 = 5;
+
+/// Checks that `name` is a DNS-1123 label short enough for ARC with `instances` instances.
+pub fn validate_name(name: &str, instances: u32) -> Result<()> {
+    let invalid = |reason| Error::InvalidName {
+        value: name.to_owned(),
+        reason,
+        suggestion: suggest_name(name),
+    };
+    if name.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid(
+            "it has characters other than lowercase letters, digits and '-'",
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(invalid("it starts or ends with '-'"));
+    }
+    let suffix = if instances > 1 {
+        format!("-{instances}").len()
+    } else {
+        0
+    };
+    if name.len() + suffix > MAX_SCALE_SET_NAME_LEN {
+        let suffix_note = if suffix > 0 {
+            format!(" with the instance suffix \"-{instances}\"")
+        } else {
+            String::new()
+        };
+        return Err(Error::NameTooLong {
+            value: name.to_owned(),
+            length: name.len() + suffix,
+            max: MAX_SCALE_SET_NAME_LEN.saturating_sub(suffix),
+            suffix_note,
+        });
+    }
+    Ok(())
+}
+
+/// A DNS-1123 label close to `name`: lowercased, other characters replaced by `-`.
+fn suggest_name(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut collapsed = String::with_capacity(mapped.len());
+    for c in mapped.chars() {
+        if !(c == '-' && collapsed.ends_with('-')) {
+            collapsed.push(c);
+        }
+    }
+    let trimmed = collapsed.trim_matches('-');
+    let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN).collect();
+    let cut = cut.trim_end_matches('-');
+    if cut.is_empty() {
+        "my-runner".to_owned()
+    } else {
+        cut.to_owned()
+    }
+}
+
+/// A GitHub URL that ARC accepts as `githubConfigUrl`, in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GitHubUrl {
+    url: String,
+}
+
+impl GitHubUrl {
+    /// Parses and normalises a repository, organization or enterprise URL.
+    pub fn parse(input: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidRepository {
+            value: input.to_owned(),
+            reason,
+        };
+        let trimmed = input.trim();
+        if trimmed.starts_with("git@") {
+            return Err(invalid(
+                "that is an SSH clone address; use the https form, e.g. \
+                 https://github.com/OWNER/REPO"
+                    .into(),
+            ));
+        }
+        let url = url::Url::parse(trimmed).map_err(|_| {
+            invalid(
+                "it is not a URL; use https://github.com/OWNER/REPO or https://github.com/ORG"
+                    .into(),
+            )
+        })?;
+        if url.scheme() != "https" {
+            return Err(invalid(format!(
+                "the scheme is {:?}; GitHub URLs must use https",
+                url.scheme()
+            )));
+        }
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return Err(invalid(
+                "it has no host; use https://github.com/OWNER/REPO".into(),
+            ));
+        };
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("remove the query (?…) or fragment (#…)".into()));
+        }
+        let host = if host == "www.github.com" {
+            "github.com".to_owned()
+        } else {
+            host
+        };
+        let mut parts: Vec<&str> = url
+            .path_segments()
+            .map(|segments| segments.filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        if let Some(last) = parts.last_mut() {
+            *last = last.strip_suffix(".git").unwrap_or(last);
+        }
+        match parts.as_slice() {
+            [] => Err(invalid(format!(
+                "the owner is missing; use https://{host}/OWNER/REPO or https://{host}/ORG"
+            ))),
+            ["orgs", org, ..] => Err(invalid(format!(
+                "that is the organization's settings page; use https://{host}/{org}"
+            ))),
+            ["enterprises"] => Err(invalid(format!(
+                "the enterprise is missing; use https://{host}/enterprises/ENTERPRISE"
+            ))),
+            ["enterprises", ent] => Ok(Self::canonical(&host, &["enterprises", ent])),
+            [_owner] | [_owner, _] => Ok(Self::canonical(&host, &parts)),
+            [owner, repo, ..] => Err(invalid(format!(
+                "it has extra path parts ARC does not understand; use https://{host}/{owner}/{repo}"
+            ))),
+        }
+    }
+
+    fn canonical(host: &str, parts: &[&str]) -> Self {
+        Self {
+            url: format!("https://{host}/{}", parts.join("/")),
+        }
+    }
+
+    /// The canonical URL, as written into `githubConfigUrl`.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+}
+
+impl fmt::Display for GitHubUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl TryFrom<String> for GitHubUrl {
+    type Error = Error;
+
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse(&value)
+    }
+}
+
+impl From<GitHubUrl> for String {
+    fn from(value: GitHubUrl) -> Self {
+        value.url
+    }
+}
+
+/// How jobs run, in the original deskrun's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContainerMode {
+    /// ARC's kubernetes mode: each job runs in its own pod with a work volume claim.
+    #[default]
+    Kubernetes,
+    /// ARC's kubernetes-novolume mode plus a hook template that makes job pods privileged.
+    CachedPrivilegedKubernetes,
+    /// Docker-in-Docker: a Docker daemon beside each runner.
+    Dind,
+}
+
+impl ContainerMode {
+    /// Every mode, in the order `--help` lists them.
+    pub const ALL: [ContainerMode; 3] = [
+        Self::Kubernetes,
+        Self::CachedPrivilegedKubernetes,
+        Self::Dind,
+    ];
+
+    /// The name users type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kubernetes => "kubernetes",
+            Self::CachedPrivilegedKubernetes => "cached-privileged-kubernetes",
+            Self::Dind => "dind",
+        }
+    }
+}
+
+impl fmt::Display for ContainerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ContainerMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == s)
+            .ok_or_else(|| Error::InvalidMode {
+                value: s.to_owned(),
+            })
+    }
+}
+
+/// The hostPath type of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MountType {
+    /// Created on the host when missing (the default).
+    #[default]
+    DirectoryOrCreate,
+    /// Must already exist on the host.
+    Directory,
+    /// A Unix socket that must exist on the host, e.g. `/var/run/docker.sock`.
+    Socket,
+}
+
+impl MountType {
+    /// The Kubernetes hostPath type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DirectoryOrCreate => "DirectoryOrCreate",
+            Self::Directory => "Directory",
+            Self::Socket => "Socket",
+        }
+    }
+}
+
+/// A host path mounted into runners (and, in privileged mode, into job pods).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// The path on the user's machine; `None` lets deskrun choose a cache path partitioned
+    /// per installation and instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PathBuf>,
+    /// The absolute path inside the runner.
+    pub target: PathBuf,
+    /// The hostPath type.
+    #[serde(default)]
+    pub kind: MountType,
+}
+
+impl Mount {
+    /// Parses `target`, `src:target` or `src:target:Type`; a relative `src` is made absolute
+    /// against `cwd`.
+    pub fn parse(spec: &str, cwd: &Path) -> Result<Self> {
+        let invalid = |reason: &str| Error::InvalidMount {
+            value: spec.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(invalid(
+                "a part is empty; write TARGET, SRC:TARGET or SRC:TARGET:TYPE, \
+                 e.g. /var/lib/docker or ~/cache/npm:/root/.npm",
+            ));
+        }
+        let (source, target, kind) = match parts.as_slice() {
+            [target] => (None, *target, MountType::default()),
+            [source, target] => (Some(*source), *target, MountType::default()),
+            [source, target, kind] => (Some(*source), *target, parse_mount_type(spec, kind)?),
+            _ => {
+                return Err(invalid(
+                    "too many ':' parts; write TARGET, SRC:TARGET or SRC:TARGET:TYPE",
+                ));
+            }
+        };
+        let target = PathBuf::from(target);
+        if !target.is_absolute() {
+            return Err(invalid(
+                "the target must be an absolute path inside the runner, e.g. /root/.cache",
+            ));
+        }
+        check_clean_path(spec, &target)?;
+        let source = source.map(|s| cwd.join(s));
+        if let Some(source) = &source {
+            check_clean_path(spec, source)?;
+        }
+        Ok(Self {
+            source,
+            target,
+            kind,
+        })
+    }
+
+    /// The spec as the user would write it.
+    pub fn to_spec(&self) -> String {
+        let target = self.target.display();
+        match (&self.source, self.kind) {
+            (None, _) => target.to_string(),
+            (Some(src), MountType::DirectoryOrCreate) => format!("{}:{target}", src.display()),
+            (Some(src), kind) => format!("{}:{target}:{}", src.display(), kind.as_str()),
+        }
+    }
+}
+
+fn parse_mount_type(spec: &str, kind: &str) -> Result<MountType> {
+    match kind {
+        "DirectoryOrCreate" => Ok(MountType::DirectoryOrCreate),
+        "Directory" => Ok(MountType::Directory),
+        "Socket" => Ok(MountType::Socket),
+        other => Err(Error::InvalidMount {
+            value: spec.to_owned(),
+            reason: format!(
+                "unknown type {other:?}; use DirectoryOrCreate (default), Directory or Socket"
+            ),
+        }),
+    }
+}
+
+/// Refuses paths with `..` or characters a hostPath or kind extra mount cannot carry.
+fn check_clean_path(spec: &str, path: &Path) -> Result<()> {
+    let invalid = |reason: &str| Error::InvalidMount {
+        value: spec.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(invalid(
+            "remove '..' from the path; write the path it points to",
+        ));
+    }
+    let text = path.to_string_lossy();
+    if text.chars().any(|c| c.is_control() || c == ',') {
+        return Err(invalid(
+            "the path has a control character or ',', which a host path cannot carry",
+        ));
+    }
+    if path == Path::new("/") {
+        return Err(invalid(
+            "the root directory cannot be mounted; name a directory below it",
+        ));
+    }
+    Ok(())
+}
+
+/// The non-secret half of an installation's credentials; the token or key is in the keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Auth {
+    /// A personal access token.
+    Pat,
+    /// A GitHub App: its ID (or client ID) and the installation ID; the private key is secret.
+    GithubApp {
+        /// The App ID or client ID.
+        app_id: String,
+        /// The installation of the App on the account that owns the runners.
+        installation_id: u64,
+    },
+}
+
+/// The `--auth-type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthType {
+    /// A personal access token (the default).
+    #[default]
+    Pat,
+    /// A GitHub App.
+    GithubApp,
+}
+
+impl FromStr for AuthType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "pat" => Ok(Self::Pat),
+            "github-app" => Ok(Self::GithubApp),
+            other => Err(Error::InvalidAuthType {
+                value: other.to_owned(),
+            }),
+        }
+    }
+}
+
+impl Auth {
+    /// Builds GitHub App auth from the flags, checking each.
+    pub fn github_app(app_id: Option<&str>, installation_id: Option<&str>) -> Result<Self> {
+        let app_id = app_id
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(Error::MissingAppId)?;
+        if !app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        {
+            return Err(Error::InvalidAppId {
+                value: app_id.to_owned(),
+            });
+        }
+        let raw = installation_id
+            .map(str::trim)
+            .ok_or(Error::MissingInstallationId)?;
+        let installation_id = match raw.parse::<u64>() {
+            Ok(id) if id > 0 => id,
+            _ => {
+                let hint = if raw.starts_with("Iv") {
+                    "; this looks like a Client ID, which belongs in --app-id"
+                } else {
+                    ""
+                };
+                return Err(Error::InvalidInstallationId {
+                    value: raw.to_owned(),
+                    hint,
+                });
+            }
+        };
+        Ok(Self::GithubApp {
+            app_id: app_id.to_owned(),
+            installation_id,
+        })
+    }
+}
+
+/// One configured runner installation: a repository (or organization, or enterprise) and
+/// how its runners run. Everything here is safe to write to the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installation {
+    /// The scale set name (`runs-on:` target), or the prefix of `<name>-<i>` with instances.
+    pub name: String,
+    /// Where the runners register.
+    pub repository: GitHubUrl,
+    /// How jobs run.
+    #[serde(default)]
+    pub mode: ContainerMode,
+    /// Idle runners kept ready (ignored with instances > 1).
+    pub min_runners: u32,
+    /// The most runners at once (ignored with instances > 1).
+    pub max_runners: u32,
+    /// Separate scale sets `<name>-1` … `<name>-N`, each with one runner.
+    pub instances: u32,
+    /// Host paths mounted into the runners.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// Which kind of credentials the keyring holds for this installation.
+    pub auth: Auth,
+}
+
+impl Installation {
+    /// Checks every rule that does not depend on other installations.
+    pub fn validate(&self) -> Result<()> {
+        validate_name(&self.name, self.instances)?;
+        if self.instances == 0 || self.instances > MAX_INSTANCES {
+            return Err(Error::InvalidCount {
+                field: "--instances",
+                value: self.instances,
+                fix: format!("use a number from 1 to {MAX_INSTANCES}"),
+            });
+        }
+        if self.max_runners == 0 || self.max_runners > MAX_RUNNERS {
+            return Err(Error::InvalidCount {
+                field: "--max-runners",
+                value: self.max_runners,
+                fix: format!("use a number from 1 to {MAX_RUNNERS}"),
+            });
+        }
+        if self.min_runners > self.max_runners {
+            return Err(Error::InvalidCount {
+                field: "--min-runners",
+                value: self.min_runners,
+                fix: format!(
+                    "it is above --max-runners {}; lower it or raise --max-runners",
+                    self.max_runners
+                ),
+            });
+        }
+        let mut targets: Vec<&Path> = self.mounts.iter().map(|m| m.target.as_path()).collect();
+        targets.sort();
+        if let Some(pair) = targets.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(Error::DuplicateMountTarget {
+                target: pair[0].display().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The scale sets this installation makes: one, or one per instance.
+    pub fn scale_sets(&self) -> Vec<ScaleSetSpec> {
+        if self.instances <= 1 {
+            return vec![ScaleSetSpec {
+                name: self.name.clone(),
+                instance: None,
+                min_runners: self.min_runners,
+                max_runners: self.max_runners,
+            }];
+        }
+        (1..=self.instances)
+            .map(|i| ScaleSetSpec {
+                name: format!("{}-{i}", self.name),
+                instance: Some(i),
+                min_runners: 1,
+                max_runners: 1,
+            })
+            .collect()
+    }
+
+    /// The `runs-on:` line(s) a workflow uses to reach this installation.
+    pub fn runs_on(&self) -> String {
+        if self.instances <= 1 {
+            format!("runs-on: {}", self.name)
+        } else {
+            format!(
+                "runs-on: {}-${{{{ github.run_number % {} + 1 }}}}",
+                self.name, self.instances
+            )
+        }
+    }
+}
+
+/// One scale set (Helm release) of an installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleSetSpec {
+    /// Release and `runnerScaleSetName`.
+    pub name: String,
+    /// The instance number with `--instances`, else `None`.
+    pub instance: Option<u32>,
+    /// `minRunners`.
+    pub min_runners: u32,
+    /// `maxRunners`.
+    pub max_runners: u32,
+}
+
+/// Checks that `candidate` can join `existing` without two scale sets sharing a name.
+pub fn check_collisions<'a>(
+    candidate: &Installation,
+    existing: impl IntoIterator<Item = &'a Installation>,
+) -> std::result::Result<(), String> {
+    let wanted: Vec<String> = candidate.scale_sets().into_iter().map(|s| s.name).collect();
+    for other in existing {
+        if other.name == candidate.name {
+            continue;
+        }
+        for set in other.scale_sets() {
+            if wanted.contains(&set.name) {
+                return Err(format!(
+                    "scale set name {:?} is already used by installation {:?}; choose another \
+                     name",
+                    set.name, other.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_dns_labels_and_get_a_suggestion() {
+        assert!(validate_name("my-runner", 1).is_ok());
+        let err = validate_name("My_Runner", 1).unwrap_err();
+        assert!(
+            err.to_string().contains("\"my-runner\""),
+            "the error should suggest the fixed name: {err}"
+        );
+        assert!(validate_name("-a", 1).is_err());
+        assert!(validate_name("", 1).is_err());
+    }
+
+    #[test]
+    fn name_length_counts_the_instance_suffix() {
+        let name = "a".repeat(MAX_SCALE_SET_NAME_LEN);
+        assert!(
+            validate_name(&name, 1).is_ok(),
+            "42 characters fit without instances"
+        );
+        let err = validate_name(&name, 2).unwrap_err();
+        assert!(
+            matches!(err, Error::NameTooLong { .. }),
+            "the -2 suffix pushes it over: {err}"
+        );
+        assert!(validate_name(&"a".repeat(MAX_SCALE_SET_NAME_LEN + 1), 1).is_err());
+    }
+
+    #[test]
+    fn github_urls_are_normalised() {
+        for (input, want) in [
+            (
+                "https://github.com/owner/repo",
+                "https://github.com/owner/repo",
+            ),
+            (
+                "https://GitHub.com/owner/repo.git/",
+                "https://github.com/owner/repo",
+            ),
+            ("https://www.github.com/acme", "https://github.com/acme"),
+            (
+                "https://github.com/enterprises/big",
+                "https://github.com/enterprises/big",
+            ),
+            ("https://acme.ghe.com/o/r", "https://acme.ghe.com/o/r"),
+        ] {
+            assert_eq!(
+                GitHubUrl::parse(input).unwrap().as_str(),
+                want,
+                "input {input}"
+            );
+        }
+    }
+
+    #[test]
+    fn github_urls_arc_would_misread_are_refused_with_the_right_form() {
+        let cases = [
+            ("http://github.com/o/r", "https"),
+            ("https://github.com/orgs/acme", "https://github.com/acme"),
+            ("https://github.com/o/r/tree/main", "https://github.com/o/r"),
+            ("git@github.com:o/r.git", "https form"),
+            ("https://github.com", "owner is missing"),
+            ("owner/repo", "not a URL"),
+        ];
+        for (input, hint) in cases {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(
+                err.contains(hint),
+                "{input}: error {err:?} should contain {hint:?}"
+            );
+            assert!(
+                err.contains("--repository"),
+                "the error names the flag: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn mounts_parse_all_three_forms() {
+        let cwd = Path::new("/home/u/project");
+        let m = Mount::parse("/var/lib/docker", cwd).unwrap();
+        assert_eq!((m.source, m.kind), (None, MountType::DirectoryOrCreate));
+        let m = Mount::parse("cache/npm:/root/.npm", cwd).unwrap();
+        assert_eq!(m.source.unwrap(), Path::new("/home/u/project/cache/npm"));
+        let m = Mount::parse("/var/run/docker.sock:/var/run/docker.sock:Socket", cwd).unwrap();
+        assert_eq!(m.kind, MountType::Socket);
+    }
+
+    #[test]
+    fn bad_mounts_are_refused() {
+        let cwd = Path::new("/w");
+        for spec in [
+            "relative/target",
+            "/a:rel",
+            "/a:/b:Bogus",
+            "/a::/b",
+            "/a:/b:Socket:x",
+            "/",
+        ] {
+            let err = Mount::parse(spec, cwd).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidMount { .. }),
+                "{spec} must be refused: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_are_checked() {
+        let mut inst = Installation {
+            name: "r".into(),
+            repository: GitHubUrl::parse("https://github.com/o/r").unwrap(),
+            mode: ContainerMode::Kubernetes,
+            min_runners: 3,
+            max_runners: 2,
+            instances: 1,
+            mounts: vec![],
+            auth: Auth::Pat,
+        };
+        assert!(
+            inst.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--min-runners 3")
+        );
+        inst.min_runners = 0;
+        inst.instances = 0;
+        assert!(
+            inst.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--instances 0")
+        );
+        inst.instances = 3;
+        assert!(inst.validate().is_ok());
+        let names: Vec<_> = inst.scale_sets().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["r-1", "r-2", "r-3"]);
+    }
+
+    #[test]
+    fn github_app_needs_app_id_and_a_numeric_installation_id() {
+        assert_eq!(Auth::github_app(None, Some("1")), Err(Error::MissingAppId));
+        let err = Auth::github_app(Some("123"), Some("Iv1.abc"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Client ID"), "{err}");
+        assert!(Auth::github_app(Some("123"), Some("0")).is_err());
+        assert_eq!(
+            Auth::github_app(Some("123"), Some("456")).unwrap(),
+            Auth::GithubApp {
+                app_id: "123".into(),
+                installation_id: 456
+            }
+        );
+    }
+}
