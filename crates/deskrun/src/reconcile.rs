@@ -11,7 +11,9 @@ use std::fmt;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
 
 use crate::arc::{self, ChartSource, ControllerValues, ScaleSetDeployment};
 use crate::cluster::ClusterHandle;
@@ -22,6 +24,16 @@ use crate::{ARC_NAMESPACE, MANAGED_BY_LABEL};
 
 /// How many Helm releases are installed at once.
 const CONCURRENT_RELEASES: usize = 4;
+
+/// ARC's finalizer on a scale set's RBAC objects and Secrets; see
+/// [`Reconciler::release_cleanup_protection`].
+const CLEANUP_FINALIZER: &str = "actions.github.com/cleanup-protection";
+
+/// How long to wait for ARC's controller to delete a removed scale set: 30 × 1 s.
+const CLEANUP_POLLS: u32 = 30;
+
+/// How often to look whether the scale set is gone.
+const CLEANUP_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The field manager deskrun's server-side applies use.
 const FIELD_MANAGER: &str = "deskrun";
@@ -413,6 +425,7 @@ impl<'a> Reconciler<'a> {
             match action {
                 Action::Remove { release } => {
                     helm.uninstall(release).await?;
+                    self.release_cleanup_protection(release).await?;
                     progress(action);
                 }
                 Action::DeleteObject { kind, name } => {
@@ -420,6 +433,88 @@ impl<'a> Reconciler<'a> {
                     progress(action);
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes a scale set's removal: the chart puts ARC's `cleanup-protection` finalizer
+    /// on the scale set's Role, RoleBinding and ServiceAccount, and only ARC's controller
+    /// removes it, after it has deleted the AutoscalingRunnerSet. Once that set is gone the
+    /// finalizer has done its job; when the controller is not running (stopped, crashed or
+    /// never installed) the objects would otherwise stay Terminating forever.
+    async fn release_cleanup_protection(&self, release: &str) -> Result<()> {
+        let client = self.cluster.client().clone();
+        let sets: kube::Api<DynamicObject> = kube::Api::namespaced_with(
+            client.clone(),
+            ARC_NAMESPACE,
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "actions.github.com",
+                "v1alpha1",
+                "AutoscalingRunnerSet",
+            )),
+        );
+        for _ in 0..CLEANUP_POLLS {
+            match sets.get_opt(release).await {
+                Ok(None) | Err(kube::Error::Api(_)) => break,
+                Ok(Some(_)) => tokio::time::sleep(CLEANUP_POLL_INTERVAL).await,
+                Err(source) => {
+                    let name = release.to_owned();
+                    return Err(Error::Kube {
+                        action: "read",
+                        kind: "AutoscalingRunnerSet",
+                        name,
+                        source,
+                    });
+                }
+            }
+        }
+        if sets.get_opt(release).await.ok().flatten().is_some() {
+            tracing::info!(release, "ARC's controller is still removing the scale set");
+            return Ok(());
+        }
+        let selector = format!("{}={release}", crate::status::SCALE_SET_NAME_LABEL);
+        for (group, kind) in [
+            ("rbac.authorization.k8s.io", "Role"),
+            ("rbac.authorization.k8s.io", "RoleBinding"),
+            ("", "ServiceAccount"),
+            ("", "Secret"),
+        ] {
+            let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
+            let api: kube::Api<DynamicObject> =
+                kube::Api::namespaced_with(client.clone(), ARC_NAMESPACE, &resource);
+            let list = api.list(&ListParams::default().labels(&selector)).await;
+            let items = list.map_err(|source| Error::Kube {
+                action: "list",
+                kind: "object",
+                name: selector.clone(),
+                source,
+            })?;
+            for obj in items.items {
+                let finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+                if obj.metadata.deletion_timestamp.is_none()
+                    || !finalizers.iter().any(|f| f == CLEANUP_FINALIZER)
+                {
+                    continue;
+                }
+                let kept: Vec<&String> = finalizers
+                    .iter()
+                    .filter(|f| *f != CLEANUP_FINALIZER)
+                    .collect();
+                let name = obj.metadata.name.clone().unwrap_or_default();
+                let patch = Patch::Merge(serde_json::json!({"metadata": {"finalizers": kept}}));
+                match api.patch(&name, &PatchParams::default(), &patch).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => {
+                        return Err(Error::Kube {
+                            action: "finish removing",
+                            kind: "object",
+                            name,
+                            source,
+                        });
+                    }
+                }
             }
         }
         Ok(())

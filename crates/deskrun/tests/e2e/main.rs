@@ -18,17 +18,37 @@ fn add_all(home: &Home) {
     let npm = home.dir.path().join("npm-cache");
     let key = write_test_key(home.dir.path());
     let mut cmd = home.cmd();
-    cmd.args(["add", "k8s", "-r", "https://github.com/acme/app", "--no-verify"])
-        .args(["--min-runners", "0", "--max-runners", "3"])
-        .env("DESKRUN_TOKEN", TOKEN);
+    cmd.args([
+        "add",
+        "k8s",
+        "-r",
+        "https://github.com/acme/app",
+        "--no-verify",
+    ])
+    .args(["--min-runners", "0", "--max-runners", "3"])
+    .env("DESKRUN_TOKEN", TOKEN);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "add k8s: {}", stderr(&out));
-    assert_eq!(stdout(&out), "runs-on: k8s\n", "add ends with the runs-on line");
-    assert!(stderr(&out).contains("is not running"), "no cluster yet: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "runs-on: k8s\n",
+        "add ends with the runs-on line"
+    );
+    assert!(
+        stderr(&out).contains("is not running"),
+        "no cluster yet: {}",
+        stderr(&out)
+    );
 
     let out = home
         .cmd()
-        .args(["add", "priv", "-r", "https://github.com/acme/app.git", "--no-verify"])
+        .args([
+            "add",
+            "priv",
+            "-r",
+            "https://github.com/acme/app.git",
+            "--no-verify",
+        ])
         .args(["--mode", "cached-privileged-kubernetes", "--instances", "2"])
         .args(["--mount", "/var/lib/docker", "--cache", "/root/.cache"])
         .arg("--mount")
@@ -41,7 +61,15 @@ fn add_all(home: &Home) {
 
     let mut child = home
         .cmd()
-        .args(["add", "dind", "-r", "https://github.com/acme", "-m", "dind", "--no-verify"])
+        .args([
+            "add",
+            "dind",
+            "-r",
+            "https://github.com/acme",
+            "-m",
+            "dind",
+            "--no-verify",
+        ])
         .arg("--token-stdin")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -49,14 +77,32 @@ fn add_all(home: &Home) {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{TOKEN}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{TOKEN}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "add dind: {}", stderr(&out));
 
     let out = home
         .cmd()
-        .args(["add", "app", "-r", "https://github.com/acme/app", "--no-verify"])
-        .args(["--auth-type", "github-app", "--app-id", "12345", "--installation-id", "67890"])
+        .args([
+            "add",
+            "app",
+            "-r",
+            "https://github.com/acme/app",
+            "--no-verify",
+        ])
+        .args([
+            "--auth-type",
+            "github-app",
+            "--app-id",
+            "12345",
+            "--installation-id",
+            "67890",
+        ])
         .arg("--private-key-file")
         .arg(&key)
         .output()
@@ -80,7 +126,10 @@ fn runner_container(ars: &DynamicObject) -> &Value {
 }
 
 fn env_of(container: &Value, name: &str) -> Option<String> {
-    container["env"].as_array()?.iter().find(|e| e["name"] == name)?["value"]
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)?["value"]
         .as_str()
         .map(str::to_owned)
 }
@@ -93,11 +142,17 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     let user_kubeconfig = std::fs::read(harness_env("KUBECONFIG")).unwrap();
     add_all(&home);
     let config = std::fs::read_to_string(home.config_path()).unwrap();
-    assert!(!config.contains(TOKEN), "the config file must not hold the token");
+    assert!(
+        !config.contains(TOKEN),
+        "the config file must not hold the token"
+    );
 
     let out = home.ok(&["up"]);
     let log = stderr(&out);
-    assert!(log.contains("+ install ARC controller"), "up shows its plan: {log}");
+    assert!(
+        log.contains("+ install ARC controller"),
+        "up shows its plan: {log}"
+    );
     assert!(log.contains("+ deploy scale set priv-2"), "{log}");
     assert_eq!(
         std::fs::read(harness_env("KUBECONFIG")).unwrap(),
@@ -106,12 +161,22 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     );
 
     // The kind config maps the cache root and the user's host path into the node.
-    let kind_config =
-        std::fs::read_to_string(state.join("kind-clusters").join(CLUSTER).join("config.yaml"))
-            .unwrap();
+    let kind_config = std::fs::read_to_string(
+        state
+            .join("kind-clusters")
+            .join(CLUSTER)
+            .join("config.yaml"),
+    )
+    .unwrap();
     let npm = home.dir.path().join("npm-cache");
-    assert!(kind_config.contains(&format!("hostPath: {}", npm.display())), "{kind_config}");
-    assert!(kind_config.contains("containerPath: /var/lib/deskrun/cache"), "{kind_config}");
+    assert!(
+        kind_config.contains(&format!("hostPath: {}", npm.display())),
+        "{kind_config}"
+    );
+    assert!(
+        kind_config.contains("containerPath: /var/lib/deskrun/cache"),
+        "{kind_config}"
+    );
 
     let client = client().await;
     // CRDs are established.
@@ -124,91 +189,214 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
         .items
         .into_iter()
         .filter(|crd| {
-            crd.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                c.iter().any(|c| c.type_ == "Established" && c.status == "True")
-            })
+            crd.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
         })
         .filter_map(|crd| crd.metadata.name)
         .collect();
-    for crd in ["autoscalingrunnersets", "ephemeralrunnersets", "ephemeralrunners", "autoscalinglisteners"] {
-        assert!(established.contains(&format!("{crd}.actions.github.com")), "CRD {crd} established");
+    for crd in [
+        "autoscalingrunnersets",
+        "ephemeralrunnersets",
+        "ephemeralrunners",
+        "autoscalinglisteners",
+    ] {
+        assert!(
+            established.contains(&format!("{crd}.actions.github.com")),
+            "CRD {crd} established"
+        );
     }
 
     // The controller runs the pinned version.
     let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), NS);
-    let controller = deployments.get("arc-gha-rs-controller").await.expect("controller Deployment");
-    let image = controller.spec.unwrap().template.spec.unwrap().containers[0].image.clone().unwrap();
-    assert!(image.ends_with(":0.14.2"), "controller image pinned to 0.14.2: {image}");
+    let controller = deployments
+        .get("arc-gha-rs-controller")
+        .await
+        .expect("controller Deployment");
+    let image = controller.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap();
+    assert!(
+        image.ends_with(":0.14.2"),
+        "controller image pinned to 0.14.2: {image}"
+    );
 
     // Every scale set, with URL, counts, mode, volumes.
     let sets = list_dynamic(&client, "AutoscalingRunnerSet").await;
     let by_name = |name: &str| {
-        sets.iter().find(|s| s.metadata.name.as_deref() == Some(name)).unwrap_or_else(|| {
-            panic!("AutoscalingRunnerSet {name} missing")
-        })
+        sets.iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("AutoscalingRunnerSet {name} missing"))
     };
-    let names: BTreeSet<_> = sets.iter().filter_map(|s| s.metadata.name.clone()).collect();
-    assert_eq!(names, BTreeSet::from(["app", "dind", "k8s", "priv-1", "priv-2"].map(String::from)));
+    let names: BTreeSet<_> = sets
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["app", "dind", "k8s", "priv-1", "priv-2"].map(String::from))
+    );
     let k8s = by_name("k8s");
-    assert_eq!(k8s.data["spec"]["githubConfigUrl"], "https://github.com/acme/app");
+    assert_eq!(
+        k8s.data["spec"]["githubConfigUrl"],
+        "https://github.com/acme/app"
+    );
     assert_eq!(k8s.data["spec"]["githubConfigSecret"], "deskrun-k8s-github");
-    assert_eq!((k8s.data["spec"]["minRunners"].clone(), k8s.data["spec"]["maxRunners"].clone()), (json!(0), json!(3)));
-    assert_eq!(env_of(runner_container(k8s), "ACTIONS_RUNNER_CONTAINER_HOOKS").as_deref(), Some("/home/runner/k8s/index.js"));
+    assert_eq!(
+        (
+            k8s.data["spec"]["minRunners"].clone(),
+            k8s.data["spec"]["maxRunners"].clone()
+        ),
+        (json!(0), json!(3))
+    );
+    assert_eq!(
+        env_of(runner_container(k8s), "ACTIONS_RUNNER_CONTAINER_HOOKS").as_deref(),
+        Some("/home/runner/k8s/index.js")
+    );
     let volumes = k8s.data["spec"]["template"]["spec"]["volumes"].to_string();
-    assert!(volumes.contains("\"storageClassName\":\"standard\""), "kubernetes mode work claim: {volumes}");
+    assert!(
+        volumes.contains("\"storageClassName\":\"standard\""),
+        "kubernetes mode work claim: {volumes}"
+    );
 
     let priv1 = by_name("priv-1");
-    assert_eq!(priv1.data["spec"]["githubConfigUrl"], "https://github.com/acme/app", ".git is normalised away");
-    assert_eq!((priv1.data["spec"]["minRunners"].clone(), priv1.data["spec"]["maxRunners"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        priv1.data["spec"]["githubConfigUrl"], "https://github.com/acme/app",
+        ".git is normalised away"
+    );
+    assert_eq!(
+        (
+            priv1.data["spec"]["minRunners"].clone(),
+            priv1.data["spec"]["maxRunners"].clone()
+        ),
+        (json!(1), json!(1))
+    );
     let runner = runner_container(priv1);
-    assert_eq!(env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOKS").as_deref(), Some("/home/runner/k8s-novolume/index.js"));
-    assert!(env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE").is_some(), "privileged hook template env");
+    assert_eq!(
+        env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOKS").as_deref(),
+        Some("/home/runner/k8s-novolume/index.js")
+    );
+    assert!(
+        env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE").is_some(),
+        "privileged hook template env"
+    );
     let volumes = priv1.data["spec"]["template"]["spec"]["volumes"].to_string();
-    assert!(volumes.contains("deskrun-priv-1-hook"), "hook ConfigMap volume: {volumes}");
-    assert!(volumes.contains("/var/lib/deskrun/cache/priv/instance-1/var_lib_docker"), "partitioned cache: {volumes}");
-    assert!(volumes.contains(&format!("/var/lib/deskrun/host{}", npm.display())), "host mount: {volumes}");
+    assert!(
+        volumes.contains("deskrun-priv-1-hook"),
+        "hook ConfigMap volume: {volumes}"
+    );
+    assert!(
+        volumes.contains("/var/lib/deskrun/cache/priv/instance-1/var_lib_docker"),
+        "partitioned cache: {volumes}"
+    );
+    assert!(
+        volumes.contains(&format!("/var/lib/deskrun/host{}", npm.display())),
+        "host mount: {volumes}"
+    );
     let priv2 = by_name("priv-2").data["spec"]["template"]["spec"]["volumes"].to_string();
-    assert!(priv2.contains("priv/instance-2/var_lib_docker"), "instance 2 has its own cache: {priv2}");
+    assert!(
+        priv2.contains("priv/instance-2/var_lib_docker"),
+        "instance 2 has its own cache: {priv2}"
+    );
 
     let maps: kube::Api<ConfigMap> = kube::Api::namespaced(client.clone(), NS);
-    let hook = maps.get("deskrun-priv-1-hook").await.expect("hook ConfigMap");
+    let hook = maps
+        .get("deskrun-priv-1-hook")
+        .await
+        .expect("hook ConfigMap");
     let template = hook.data.unwrap().into_values().next().unwrap();
-    for needle in ["privileged: true", "SYS_ADMIN", "SYSTEMD_IGNORE_CHROOT", "/sys/fs/cgroup", "/root/.npm"] {
-        assert!(template.contains(needle), "hook template has {needle}: {template}");
+    for needle in [
+        "privileged: true",
+        "SYS_ADMIN",
+        "SYSTEMD_IGNORE_CHROOT",
+        "/sys/fs/cgroup",
+        "/root/.npm",
+    ] {
+        assert!(
+            template.contains(needle),
+            "hook template has {needle}: {template}"
+        );
     }
 
     let dind = by_name("dind");
-    assert_eq!(dind.data["spec"]["githubConfigUrl"], "https://github.com/acme");
+    assert_eq!(
+        dind.data["spec"]["githubConfigUrl"],
+        "https://github.com/acme"
+    );
     let init = dind.data["spec"]["template"]["spec"]["initContainers"].to_string();
-    assert!(init.contains("docker:dind"), "dind mode has the Docker sidecar: {init}");
+    assert!(
+        init.contains("docker:dind"),
+        "dind mode has the Docker sidecar: {init}"
+    );
 
     // Credentials Secrets carry exactly ARC's keys.
     let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), NS);
     let keys = |s: Secret| s.data.unwrap().into_keys().collect::<Vec<_>>();
-    assert_eq!(keys(secrets.get("deskrun-k8s-github").await.unwrap()), ["github_token"]);
+    assert_eq!(
+        keys(secrets.get("deskrun-k8s-github").await.unwrap()),
+        ["github_token"]
+    );
     assert_eq!(
         keys(secrets.get("deskrun-app-github").await.unwrap()),
-        ["github_app_id", "github_app_installation_id", "github_app_private_key"]
+        [
+            "github_app_id",
+            "github_app_installation_id",
+            "github_app_private_key"
+        ]
     );
-    assert_eq!(by_name("app").data["spec"]["githubConfigSecret"], "deskrun-app-github");
+    assert_eq!(
+        by_name("app").data["spec"]["githubConfigSecret"],
+        "deskrun-app-github"
+    );
 
     // No token in any Helm release's values.
     for release in ["k8s", "priv-1", "priv-2", "dind", "app", "arc"] {
         let out = std::process::Command::new("helm")
-            .args(["get", "values", release, "--all", "-n", NS, "--kube-context", "kind-deskrun", "-o", "json"])
+            .args([
+                "get",
+                "values",
+                release,
+                "--all",
+                "-n",
+                NS,
+                "--kube-context",
+                "kind-deskrun",
+                "-o",
+                "json",
+            ])
             .env("KUBECONFIG", kind_kubeconfig(home.dir.path()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "helm get values {release}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "helm get values {release}: {}",
+            stderr(&out)
+        );
         let values = stdout(&out);
-        assert!(!values.contains(TOKEN) && !values.contains("PRIVATE KEY"), "secret in {release}'s values");
+        assert!(
+            !values.contains(TOKEN) && !values.contains("PRIVATE KEY"),
+            "secret in {release}'s values"
+        );
     }
 
     // A second up changes nothing at all.
     let before = resource_versions(&client).await;
     let out = home.ok(&["up"]);
-    assert!(stderr(&out).contains("Nothing to change"), "{}", stderr(&out));
-    assert_eq!(resource_versions(&client).await, before, "a second up must write nothing");
+    assert!(
+        stderr(&out).contains("Nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        resource_versions(&client).await,
+        before,
+        "a second up must write nothing"
+    );
 
     // remove one: its release and objects go, the others are untouched.
     let before: Vec<_> = resource_versions(&client)
@@ -219,17 +407,31 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     home.ok(&["remove", "dind"]);
     home.ok(&["up"]);
     let after = resource_versions(&client).await;
-    assert!(after.iter().all(|(name, _)| !name.contains("/dind")), "dind's objects are gone: {after:?}");
-    assert_eq!(after, before, "removing dind must not touch the other objects");
+    assert!(
+        after.iter().all(|(name, _)| !name.contains("/dind")),
+        "dind's objects are gone: {after:?}"
+    );
+    assert_eq!(
+        after, before,
+        "removing dind must not touch the other objects"
+    );
     let list = stdout(&home.ok(&["list", "--output", "json"]));
     assert!(!list.contains("\"dind\""), "dind left the config: {list}");
 
     // down: no scale set remains; the config keeps them.
     home.ok(&["down"]);
-    assert!(list_dynamic(&client, "AutoscalingRunnerSet").await.is_empty(), "down removes every scale set");
+    assert!(
+        list_dynamic(&client, "AutoscalingRunnerSet")
+            .await
+            .is_empty(),
+        "down removes every scale set"
+    );
     let list = stdout(&home.ok(&["list"]));
     for name in ["k8s", "priv", "app"] {
-        assert!(list.contains(name), "down keeps {name} in the config: {list}");
+        assert!(
+            list.contains(name),
+            "down keeps {name} in the config: {list}"
+        );
     }
 }
 
@@ -248,10 +450,20 @@ fn kind_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
 async fn status_and_list_output() {
     let _cluster = exclusive_cluster();
     let home = Home::new();
-    for (name, extra) in [("web", vec!["--max-runners", "4"]), ("ci", vec!["--instances", "2"])] {
+    for (name, extra) in [
+        ("web", vec!["--max-runners", "4"]),
+        ("ci", vec!["--instances", "2"]),
+    ] {
         let out = home
             .cmd()
-            .args(["add", name, "-r", "https://github.com/acme/web", "--no-verify", "--no-deploy"])
+            .args([
+                "add",
+                name,
+                "-r",
+                "https://github.com/acme/web",
+                "--no-verify",
+                "--no-deploy",
+            ])
             .args(extra)
             .env("DESKRUN_TOKEN", TOKEN)
             .output()
@@ -266,11 +478,18 @@ async fn status_and_list_output() {
     let client = client().await;
     simulate_runners(&client, "web").await;
     insta::assert_snapshot!("status_text", stdout(&home.ok(&["status"])));
-    insta::assert_snapshot!("status_json", stdout(&home.ok(&["status", "--output", "json"])));
+    insta::assert_snapshot!(
+        "status_json",
+        stdout(&home.ok(&["status", "--output", "json"]))
+    );
     insta::assert_snapshot!("status_one", stdout(&home.ok(&["status", "ci"])));
     let out = home.run(&["status", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no installation named \"nope\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no installation named \"nope\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Creates what ARC's controller and listener would: an EphemeralRunnerSet, three
@@ -296,16 +515,22 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
                 "spec": spec,
             }))
             .unwrap();
-            api.create(&PostParams::default(), &obj).await.unwrap_or_else(|e| panic!("create {kind}: {e}"));
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+            api.create(&PostParams::default(), &obj)
                 .await
-                .unwrap_or_else(|e| panic!("status of {kind}: {e}"));
+                .unwrap_or_else(|e| panic!("create {kind}: {e}"));
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("status of {kind}: {e}"));
         }
     };
     create(
         "EphemeralRunnerSet",
         format!("{scale_set}-abcde"),
-        json!({"replicas": 3, "ephemeralRunnerSpec": runner_spec.clone()}),
+        json!({"replicas": 3, "patchID": 0, "ephemeralRunnerSpec": runner_spec.clone()}),
         json!({"currentReplicas": 3, "phase": "Running"}),
     )
     .await;
@@ -317,8 +542,20 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
                "jobRepositoryName": "acme/web", "workflowRunId": 4242, "jobId": "77"}),
     )
     .await;
-    create("EphemeralRunner", format!("{scale_set}-abcde-runner-2"), runner_spec.clone(), json!({"phase": "Pending"})).await;
-    create("EphemeralRunner", format!("{scale_set}-abcde-runner-3"), runner_spec, json!({"phase": "Failed", "reason": "TooManyPodFailures"})).await;
+    create(
+        "EphemeralRunner",
+        format!("{scale_set}-abcde-runner-2"),
+        runner_spec.clone(),
+        json!({"phase": "Pending"}),
+    )
+    .await;
+    create(
+        "EphemeralRunner",
+        format!("{scale_set}-abcde-runner-3"),
+        runner_spec,
+        json!({"phase": "Failed", "reason": "TooManyPodFailures"}),
+    )
+    .await;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), NS);
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": format!("{scale_set}-754b578d-listener"), "namespace": NS,
@@ -327,7 +564,9 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
         "spec": {"containers": [{"name": "listener", "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.14.2"}]},
     }))
     .unwrap();
-    pods.create(&PostParams::default(), &pod).await.expect("listener pod");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("listener pod");
     pods.patch_status(
         &format!("{scale_set}-754b578d-listener"),
         &PatchParams::default(),
@@ -341,22 +580,107 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
 fn bad_input_is_refused_before_anything_is_saved() {
     let home = Home::new();
     let cases: &[(&[&str], &str)] = &[
-        (&["add", "My_Runner", "-r", "https://github.com/o/r"], "\"my-runner\""),
-        (&["add", "r", "-r", "https://github.com/o/r", "--min-runners", "4", "--max-runners", "2"], "--min-runners 4"),
-        (&["add", "r", "-r", "https://github.com/o/r", "--instances", "0"], "--instances 0"),
+        (
+            &["add", "My_Runner", "-r", "https://github.com/o/r"],
+            "\"my-runner\"",
+        ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--min-runners",
+                "4",
+                "--max-runners",
+                "2",
+            ],
+            "--min-runners 4",
+        ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--instances",
+                "0",
+            ],
+            "--instances 0",
+        ),
         (&["add", "r", "-r", "http://github.com/o/r"], "https"),
         (&["add", "r", "-r", "github.com/o/r"], "--repository"),
-        (&["add", "r", "-r", "https://github.com/o/r", "--mount", "relative/path"], "absolute"),
-        (&["add", "r", "-r", "https://github.com/o/r", "--mount", "/a:/b:Bogus"], "unknown type"),
-        (&["add", "r", "-r", "https://github.com/o/r", "--auth-type", "github-app", "--installation-id", "1"], "--app-id"),
-        (&["add", "r", "-r", "https://github.com/o/r", "--mode", "docker"], "--mode"),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--mount",
+                "relative/path",
+            ],
+            "absolute",
+        ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--mount",
+                "/a:/b:Bogus",
+            ],
+            "unknown type",
+        ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--auth-type",
+                "github-app",
+                "--installation-id",
+                "1",
+            ],
+            "--app-id",
+        ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                "https://github.com/o/r",
+                "--mode",
+                "docker",
+            ],
+            "--mode",
+        ),
     ];
     for (args, needle) in cases {
-        let out = home.cmd().args(*args).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+        let out = home
+            .cmd()
+            .args(*args)
+            .env("DESKRUN_TOKEN", TOKEN)
+            .output()
+            .unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?} must fail with exit code 1: {err}");
-        assert!(err.starts_with("deskrun: "), "errors start with the program name: {err}");
-        assert!(err.contains(needle), "{args:?}: error {err:?} should name {needle:?}");
-        assert!(!home.config_path().exists(), "{args:?}: nothing may be saved");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} must fail with exit code 1: {err}"
+        );
+        assert!(
+            err.starts_with("deskrun: "),
+            "errors start with the program name: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{args:?}: error {err:?} should name {needle:?}"
+        );
+        assert!(
+            !home.config_path().exists(),
+            "{args:?}: nothing may be saved"
+        );
     }
 }
