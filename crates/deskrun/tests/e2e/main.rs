@@ -136,7 +136,7 @@ fn env_of(container: &Value, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
-    let _cluster = exclusive_cluster();
+    let _cluster = exclusive_cluster().await;
     let home = Home::new();
     let state = std::path::PathBuf::from(harness_env("DESKRUN_TEST_STATE"));
     let user_kubeconfig = std::fs::read(harness_env("KUBECONFIG")).unwrap();
@@ -448,7 +448,7 @@ fn kind_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn status_and_list_output() {
-    let _cluster = exclusive_cluster();
+    let _cluster = exclusive_cluster().await;
     let home = Home::new();
     for (name, extra) in [
         ("web", vec!["--max-runners", "4"]),

@@ -90,10 +90,10 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// Serialises the tests that share the harness's one API server, and resets the cluster.
-pub fn exclusive_cluster() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub async fn exclusive_cluster() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     harness_env("DESKRUN_TEST_STATE");
-    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = LOCK.lock().await;
     kind(&["delete", "cluster", "--name", CLUSTER]);
     guard
 }
