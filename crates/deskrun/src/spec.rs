@@ -216,22 +216,74 @@ fn suggest_name(name: &str) -> String {
     }
 }
 
-/// A GitHub URL that ARC accepts as `githubConfigUrl`, in canonical form.
+/// What a GitHub URL points at; it decides the API endpoints and the permissions needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitHubScope {
+    /// A repository's runners.
+    Repository {
+        /// The owner (user or organization).
+        owner: String,
+        /// The repository.
+        repo: String,
+    },
+    /// An organization's runners.
+    Organization {
+        /// The organization.
+        org: String,
+    },
+    /// An enterprise's runners.
+    Enterprise {
+        /// The enterprise slug.
+        enterprise: String,
+    },
+}
+
+/// A GitHub URL that ARC accepts as `githubConfigUrl`, in canonical form: https, lowercase
+/// host, no `www.`, no trailing slash or `.git`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct GitHubUrl {
     url: String,
+    host: String,
+    scope: GitHubScope,
+}
+
+/// Replaces credentials written into a URL (`https://TOKEN@host/…`) with `***`, so an error
+/// can quote what the user typed without leaking a token.
+fn redact_userinfo(input: &str) -> String {
+    let Some(scheme_end) = input.find("://") else {
+        return input.to_owned();
+    };
+    let rest = &input[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &input[..scheme_end + 3], &rest[at..]),
+        None => input.to_owned(),
+    }
+}
+
+fn is_owner_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_repo_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 impl GitHubUrl {
     /// Parses and normalises a repository, organization or enterprise URL.
     pub fn parse(input: &str) -> Result<Self> {
+        let shown = redact_userinfo(input.trim());
         let invalid = |reason: String| Error::InvalidRepository {
-            value: input.to_owned(),
+            value: shown.clone(),
             reason,
         };
         let trimmed = input.trim();
-        if trimmed.starts_with("git@") {
+        if trimmed.starts_with("git@") || trimmed.starts_with("ssh://") {
             return Err(invalid(
                 "that is an SSH clone address; use the https form, e.g. \
                  https://github.com/OWNER/REPO"
@@ -250,6 +302,13 @@ impl GitHubUrl {
                 url.scheme()
             )));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "it carries credentials; remove them from the URL and pass the token with \
+                 --token-stdin or DESKRUN_TOKEN"
+                    .into(),
+            ));
+        }
         let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
             return Err(invalid(
                 "it has no host; use https://github.com/OWNER/REPO".into(),
@@ -263,6 +322,10 @@ impl GitHubUrl {
         } else {
             host
         };
+        let host = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        };
         let mut parts: Vec<&str> = url
             .path_segments()
             .map(|segments| segments.filter(|s| !s.is_empty()).collect())
@@ -270,36 +333,90 @@ impl GitHubUrl {
         if let Some(last) = parts.last_mut() {
             *last = last.strip_suffix(".git").unwrap_or(last);
         }
-        match parts.as_slice() {
-            [] => Err(invalid(format!(
-                "the owner is missing; use https://{host}/OWNER/REPO or https://{host}/ORG"
-            ))),
-            ["orgs", org, ..] => Err(invalid(format!(
-                "that is the organization's settings page; use https://{host}/{org}"
-            ))),
-            ["enterprises"] => Err(invalid(format!(
-                "the enterprise is missing; use https://{host}/enterprises/ENTERPRISE"
-            ))),
-            ["enterprises", ent] => Ok(Self::canonical(&host, &["enterprises", ent])),
-            [_owner] | [_owner, _] => Ok(Self::canonical(&host, &parts)),
-            [owner, repo, ..] => Err(invalid(format!(
-                "it has extra path parts ARC does not understand; use https://{host}/{owner}/{repo}"
-            ))),
+        let scope = match parts.as_slice() {
+            [] => {
+                return Err(invalid(format!(
+                    "the owner is missing; use https://{host}/OWNER/REPO or https://{host}/ORG"
+                )));
+            }
+            ["orgs", org, ..] => {
+                return Err(invalid(format!(
+                    "that is the organization's settings page; use https://{host}/{org}"
+                )));
+            }
+            ["enterprises"] => {
+                return Err(invalid(format!(
+                    "the enterprise is missing; use https://{host}/enterprises/ENTERPRISE"
+                )));
+            }
+            ["enterprises", ent] => GitHubScope::Enterprise {
+                enterprise: (*ent).to_owned(),
+            },
+            [org] => GitHubScope::Organization {
+                org: (*org).to_owned(),
+            },
+            [owner, repo] => GitHubScope::Repository {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+            },
+            [owner, repo, ..] => {
+                return Err(invalid(format!(
+                    "it has extra path parts ARC does not understand; use \
+                     https://{host}/{owner}/{repo}"
+                )));
+            }
+        };
+        let names_ok = match &scope {
+            GitHubScope::Repository { owner, repo } => is_owner_name(owner) && is_repo_name(repo),
+            GitHubScope::Organization { org } => is_owner_name(org),
+            GitHubScope::Enterprise { enterprise } => is_owner_name(enterprise),
+        };
+        if !names_ok {
+            return Err(invalid(
+                "an owner, organization or enterprise name has characters GitHub does not \
+                 allow (letters, digits and '-'; repositories also '_' and '.')"
+                    .into(),
+            ));
         }
-    }
-
-    fn canonical(host: &str, parts: &[&str]) -> Self {
-        Self {
+        Ok(Self {
             url: format!("https://{host}/{}", parts.join("/")),
-        }
+            host,
+            scope,
+        })
     }
 
     /// The canonical URL, as written into `githubConfigUrl`.
     pub fn as_str(&self) -> &str {
         &self.url
     }
-}
 
+    /// The host (with port, if any).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// What the URL points at.
+    pub fn scope(&self) -> &GitHubScope {
+        &self.scope
+    }
+
+    /// Whether GitHub hosts it (github.com or `*.ghe.com`), rather than an Enterprise Server.
+    pub fn is_github_hosted(&self) -> bool {
+        self.host == "github.com" || self.host.ends_with(".ghe.com")
+    }
+
+    /// The REST API base: `https://api.github.com`, `https://api.<host>` for `*.ghe.com`,
+    /// `https://<host>/api/v3` for GitHub Enterprise Server.
+    pub fn api_base(&self) -> String {
+        if self.host == "github.com" {
+            "https://api.github.com".to_owned()
+        } else if self.host.ends_with(".ghe.com") {
+            format!("https://api.{}", self.host)
+        } else {
+            format!("https://{}/api/v3", self.host)
+        }
+    }
+}
 impl fmt::Display for GitHubUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.url)
@@ -741,6 +858,34 @@ mod tests {
     }
 
     #[test]
+    fn github_urls_know_their_scope_and_api() {
+        let url = GitHubUrl::parse("https://GitHub.com/acme/app").unwrap();
+        assert_eq!(url.api_base(), "https://api.github.com");
+        assert!(matches!(url.scope(), GitHubScope::Repository { .. }));
+        let url = GitHubUrl::parse("https://octo.ghe.com/acme").unwrap();
+        assert_eq!(url.api_base(), "https://api.octo.ghe.com");
+        assert!(matches!(url.scope(), GitHubScope::Organization { .. }));
+        let url = GitHubUrl::parse("https://git.corp:8443/enterprises/big").unwrap();
+        assert_eq!(url.api_base(), "https://git.corp:8443/api/v3");
+        assert_eq!(url.as_str(), "https://git.corp:8443/enterprises/big");
+    }
+
+    #[test]
+    fn a_token_in_the_url_is_refused_and_never_quoted() {
+        let err = GitHubUrl::parse("https://ghp_secret123@github.com/o/r").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text.contains("ghp_secret123"),
+            "the token must not be echoed: {text}"
+        );
+        assert!(text.contains("credentials"), "{text}");
+        let err = GitHubUrl::parse("http://user:pw@github.com/o/r")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("pw@"), "{err}");
+    }
+
+    #[test]
     fn github_urls_are_normalised() {
         for (input, want) in [
             (
@@ -775,6 +920,8 @@ mod tests {
             ("git@github.com:o/r.git", "https form"),
             ("https://github.com", "owner is missing"),
             ("owner/repo", "not a URL"),
+            ("https://github.com/o/r%20x", "characters"),
+            ("ssh://git@github.com/o/r", "https form"),
         ];
         for (input, hint) in cases {
             let err = GitHubUrl::parse(input).unwrap_err().to_string();
