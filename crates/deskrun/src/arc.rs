@@ -22,7 +22,7 @@ use crate::cluster::{NODE_CACHE_ROOT, node_path_of_host};
 use crate::config::ArcConfig;
 use crate::helm::ChartRef;
 use crate::secrets::Secret as SecretValue;
-use crate::spec::{Auth, ContainerMode, Installation, Mount, ScaleSetSpec};
+use crate::spec::{Auth, ContainerMode, Installation, Mount, MountType, ScaleSetSpec};
 use crate::{ARC_NAMESPACE, INSTALLATION_LABEL, MANAGED_BY_LABEL};
 
 /// The ARC chart version deskrun installs.
@@ -143,10 +143,7 @@ impl ChartSource {
                         version: ARC_VERSION,
                     });
                 };
-                Ok(ChartRef {
-                    reference: found.display().to_string(),
-                    version: None,
-                })
+                Ok(ChartRef { reference: found.display().to_string(), version: None })
             }
         }
     }
@@ -246,9 +243,7 @@ pub struct CacheRoot {
 impl CacheRoot {
     /// `<data dir>/cache`.
     pub fn new(data_dir: &Path) -> Self {
-        Self {
-            host: data_dir.join("cache"),
-        }
+        Self { host: data_dir.join("cache") }
     }
 }
 
@@ -266,11 +261,7 @@ pub fn hook_config_map_name(scale_set: &str) -> String {
 pub fn cache_partition(installation: &str, instance: Option<u32>, target: &Path) -> PathBuf {
     let instance_dir = instance.map_or_else(|| "default".to_owned(), |i| format!("instance-{i}"));
     // NB: '_' is doubled before '/' becomes '_', so distinct targets never share a directory.
-    let slug = target
-        .to_string_lossy()
-        .trim_matches('/')
-        .replace('_', "__")
-        .replace('/', "_");
+    let slug = target.to_string_lossy().trim_matches('/').replace('_', "__").replace('/', "_");
     Path::new(installation).join(instance_dir).join(slug)
 }
 
@@ -309,20 +300,30 @@ fn resolve_mount(
     mount: &Mount,
 ) -> ResolvedMount {
     let name = format!("deskrun-mount-{index}");
-    let node_path = match &mount.source {
-        Some(source) => node_path_of_host(source),
-        None => Path::new(NODE_CACHE_ROOT).join(cache_partition(
+    let node_path = match (&mount.source, set.instance) {
+        // NB: instances never share a cache, so a directory the user names is split into one
+        // subdirectory per instance; a socket is a single thing and is shared as it is.
+        (Some(source), Some(i)) if mount.kind != MountType::Socket => {
+            node_path_of_host(source).join(format!("instance-{i}"))
+        }
+        (Some(source), _) => node_path_of_host(source),
+        (None, _) => Path::new(NODE_CACHE_ROOT).join(cache_partition(
             &inst.name,
             set.instance,
             &mount.target,
         )),
+    };
+    // The per-instance subdirectory is deskrun's own and may not exist yet.
+    let volume_type = match (mount.kind, &mount.source, set.instance) {
+        (MountType::Directory, Some(_), Some(_)) => MountType::DirectoryOrCreate,
+        (kind, _, _) => kind,
     };
     ResolvedMount {
         volume: Volume {
             name: name.clone(),
             host_path: Some(HostPathVolumeSource {
                 path: node_path.display().to_string(),
-                type_: Some(mount.kind.as_str().to_owned()),
+                type_: Some(volume_type.as_str().to_owned()),
             }),
             ..Default::default()
         },
@@ -335,11 +336,7 @@ fn resolve_mount(
 }
 
 fn env(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_owned(),
-        value: Some(value.to_owned()),
-        ..Default::default()
-    }
+    EnvVar { name: name.to_owned(), value: Some(value.to_owned()), ..Default::default() }
 }
 
 /// Everything one scale set needs: its release values and, in privileged mode, the hook
@@ -388,15 +385,12 @@ fn scale_set_deployment(inst: &Installation, set: &ScaleSetSpec) -> ScaleSetDepl
             kubernetes_mode_work_volume_claim: Some(WorkVolumeClaim {
                 access_modes: vec!["ReadWriteOnce"],
                 storage_class_name: "standard",
-                resources: VolumeResources {
-                    requests: BTreeMap::from([("storage", "1Gi")]),
-                },
+                resources: VolumeResources { requests: BTreeMap::from([("storage", "1Gi")]) },
             }),
         },
-        ContainerMode::Dind => ContainerModeValues {
-            mode_type: "dind",
-            kubernetes_mode_work_volume_claim: None,
-        },
+        ContainerMode::Dind => {
+            ContainerModeValues { mode_type: "dind", kubernetes_mode_work_volume_claim: None }
+        }
         ContainerMode::CachedPrivilegedKubernetes => {
             let name = hook_config_map_name(&set.name);
             runner_env.push(env(
@@ -469,10 +463,7 @@ fn scale_set_deployment(inst: &Installation, set: &ScaleSetSpec) -> ScaleSetDepl
 fn hook_template(inst: &Installation, name: &str, mounts: &[ResolvedMount]) -> ConfigMap {
     let host = |volume: &str, path: &str| Volume {
         name: volume.to_owned(),
-        host_path: Some(HostPathVolumeSource {
-            path: path.to_owned(),
-            type_: None,
-        }),
+        host_path: Some(HostPathVolumeSource { path: path.to_owned(), type_: None }),
         ..Default::default()
     };
     let at = |volume: &str, path: &str| VolumeMount {
@@ -542,19 +533,10 @@ pub fn credentials_secret(installation: &Installation, secret: &SecretValue) -> 
     let bytes = |s: &str| ByteString(s.as_bytes().to_vec());
     let data = match &installation.auth {
         Auth::Pat => BTreeMap::from([("github_token".to_owned(), bytes(secret.expose_secret()))]),
-        Auth::GithubApp {
-            app_id,
-            installation_id,
-        } => BTreeMap::from([
+        Auth::GithubApp { app_id, installation_id } => BTreeMap::from([
             ("github_app_id".to_owned(), bytes(app_id)),
-            (
-                "github_app_installation_id".to_owned(),
-                bytes(&installation_id.to_string()),
-            ),
-            (
-                "github_app_private_key".to_owned(),
-                bytes(secret.expose_secret()),
-            ),
+            ("github_app_installation_id".to_owned(), bytes(&installation_id.to_string())),
+            ("github_app_private_key".to_owned(), bytes(secret.expose_secret())),
         ]),
     };
     Secret {
@@ -571,7 +553,7 @@ pub fn credentials_secret(installation: &Installation, secret: &SecretValue) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{GitHubUrl, MountType};
+    use crate::spec::GitHubUrl;
 
     fn installation(mode: ContainerMode) -> Installation {
         Installation {
@@ -608,35 +590,19 @@ mod tests {
         let json = deployment.values_json().unwrap();
         assert_eq!(json["githubConfigSecret"], "deskrun-r-github");
         assert_eq!(json["containerMode"]["type"], "kubernetes");
-        assert!(
-            !json.to_string().contains("github_token"),
-            "no credential key in values"
-        );
+        assert!(!json.to_string().contains("github_token"), "no credential key in values");
     }
 
     #[test]
     fn privileged_mode_uses_novolume_and_a_hook_template() {
         let deployment =
             &scale_set_deployments(&installation(ContainerMode::CachedPrivilegedKubernetes))[0];
-        assert_eq!(
-            deployment.values.container_mode.mode_type,
-            "kubernetes-novolume"
-        );
-        let hook = deployment
-            .hook_config_map
-            .as_ref()
-            .expect("privileged mode needs a hook");
+        assert_eq!(deployment.values.container_mode.mode_type, "kubernetes-novolume");
+        let hook = deployment.hook_config_map.as_ref().expect("privileged mode needs a hook");
         let template = &hook.data.as_ref().unwrap()[HOOK_TEMPLATE_FILE];
-        for needle in [
-            "privileged: true",
-            "SYS_ADMIN",
-            "SYSTEMD_IGNORE_CHROOT",
-            "/var/lib/docker",
-        ] {
-            assert!(
-                template.contains(needle),
-                "hook template lacks {needle}:\n{template}"
-            );
+        for needle in ["privileged: true", "SYS_ADMIN", "SYSTEMD_IGNORE_CHROOT", "/var/lib/docker"]
+        {
+            assert!(template.contains(needle), "hook template lacks {needle}:\n{template}");
         }
     }
 
@@ -644,28 +610,10 @@ mod tests {
     fn pat_and_app_secrets_carry_exactly_arcs_keys() {
         let mut inst = installation(ContainerMode::Dind);
         let secret = SecretValue::from("s".to_owned());
-        let keys: Vec<_> = credentials_secret(&inst, &secret)
-            .data
-            .unwrap()
-            .into_keys()
-            .collect();
+        let keys: Vec<_> = credentials_secret(&inst, &secret).data.unwrap().into_keys().collect();
         assert_eq!(keys, ["github_token"]);
-        inst.auth = Auth::GithubApp {
-            app_id: "1".into(),
-            installation_id: 2,
-        };
-        let keys: Vec<_> = credentials_secret(&inst, &secret)
-            .data
-            .unwrap()
-            .into_keys()
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "github_app_id",
-                "github_app_installation_id",
-                "github_app_private_key"
-            ]
-        );
+        inst.auth = Auth::GithubApp { app_id: "1".into(), installation_id: 2 };
+        let keys: Vec<_> = credentials_secret(&inst, &secret).data.unwrap().into_keys().collect();
+        assert_eq!(keys, ["github_app_id", "github_app_installation_id", "github_app_private_key"]);
     }
 }

@@ -89,10 +89,7 @@ impl KindConfig {
         Self {
             kind: "Cluster",
             api_version: "kind.x-k8s.io/v1alpha4",
-            nodes: vec![KindNode {
-                role: "control-plane",
-                extra_mounts,
-            }],
+            nodes: vec![KindNode { role: "control-plane", extra_mounts }],
         }
     }
 
@@ -118,10 +115,7 @@ pub struct KindCluster {
 impl KindCluster {
     /// The cluster `name`, driven through [`Program::kind`].
     pub fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            kind: Program::kind(),
-        }
+        Self { name: name.to_owned(), kind: Program::kind() }
     }
 
     /// The cluster name.
@@ -138,9 +132,7 @@ impl KindCluster {
     #[tracing::instrument(skip_all, fields(cluster = %self.name), err)]
     pub async fn exists(&self) -> Result<bool> {
         let out = self.kind.run(&args(["get", "clusters"]), None).await?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .any(|line| line.trim() == self.name))
+        Ok(String::from_utf8_lossy(&out).lines().any(|line| line.trim() == self.name))
     }
 
     /// Creates the cluster from `config`, without touching the user's kube config.
@@ -150,9 +142,7 @@ impl KindCluster {
         let mut argv = args(["create", "cluster", "--name", &self.name, "--config", "-"]);
         argv.extend(args(["--wait", "120s", "--kubeconfig"]));
         argv.push(throwaway.path().into());
-        self.kind
-            .run(&argv, Some(config.to_yaml().as_bytes()))
-            .await?;
+        self.kind.run(&argv, Some(config.to_yaml().as_bytes())).await?;
         Ok(())
     }
 
@@ -170,14 +160,9 @@ impl KindCluster {
     #[tracing::instrument(skip_all, fields(cluster = %self.name), err)]
     pub async fn connect(&self) -> Result<ClusterHandle> {
         if !self.exists().await? {
-            return Err(Error::NotFound {
-                name: self.name.clone(),
-            });
+            return Err(Error::NotFound { name: self.name.clone() });
         }
-        let yaml = self
-            .kind
-            .run(&args(["get", "kubeconfig", "--name", &self.name]), None)
-            .await?;
+        let yaml = self.kind.run(&args(["get", "kubeconfig", "--name", &self.name]), None).await?;
         ClusterHandle::from_kubeconfig(&self.name, &self.context(), &yaml).await
     }
 }
@@ -196,9 +181,7 @@ pub struct ClusterHandle {
 
 impl std::fmt::Debug for ClusterHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterHandle")
-            .field("context", &self.context)
-            .finish_non_exhaustive()
+        f.debug_struct("ClusterHandle").field("context", &self.context).finish_non_exhaustive()
     }
 }
 
@@ -227,11 +210,7 @@ impl ClusterHandle {
             .map_err(Error::TempFile)?;
         kubeconfig_file.write_all(yaml).map_err(Error::TempFile)?;
         kubeconfig_file.flush().map_err(Error::TempFile)?;
-        Ok(Self {
-            client,
-            context: context.to_owned(),
-            kubeconfig_file,
-        })
+        Ok(Self { client, context: context.to_owned(), kubeconfig_file })
     }
 
     /// The kube client.
@@ -256,23 +235,12 @@ mod tests {
 
     #[test]
     fn kind_config_maps_the_cache_root_and_host_paths_under_a_prefix() {
-        let config = KindConfig::new(
-            Path::new("/home/u/.local/share/deskrun/cache"),
-            &["/srv/npm".into()],
-        );
+        let config =
+            KindConfig::new(Path::new("/home/u/.local/share/deskrun/cache"), &["/srv/npm".into()]);
         let yaml = config.to_yaml();
-        assert!(
-            yaml.contains("apiVersion: kind.x-k8s.io/v1alpha4"),
-            "{yaml}"
-        );
-        assert!(
-            yaml.contains("containerPath: /var/lib/deskrun/cache"),
-            "{yaml}"
-        );
+        assert!(yaml.contains("apiVersion: kind.x-k8s.io/v1alpha4"), "{yaml}");
+        assert!(yaml.contains("containerPath: /var/lib/deskrun/cache"), "{yaml}");
         assert!(yaml.contains("hostPath: /srv/npm"), "{yaml}");
-        assert!(
-            yaml.contains("containerPath: /var/lib/deskrun/host/srv/npm"),
-            "{yaml}"
-        );
+        assert!(yaml.contains("containerPath: /var/lib/deskrun/host/srv/npm"), "{yaml}");
     }
 }

@@ -43,6 +43,16 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
+    /// The file parses but breaks a rule (edited by hand, or by a buggy tool).
+    #[error(
+        "config file {path} is not valid: {problem}; fix or move the file (it was left untouched)"
+    )]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Which entry and what is wrong with it.
+        problem: String,
+    },
     /// The file was written by a newer deskrun.
     #[error(
         "config file {path} has version {found}, newer than this deskrun understands \
@@ -98,6 +108,31 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Checks what the types cannot: versions, names, counts, and that no two installations
+    /// collide. Returns what is wrong, naming the installation.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.version == 0 {
+            return Err("\"version\" is 0; the first version is 1".to_owned());
+        }
+        crate::spec::validate_name(&self.cluster.name, 1)
+            .map_err(|e| format!("cluster name: {e}"))?;
+        for (key, inst) in &self.installations {
+            if key != &inst.name {
+                return Err(format!(
+                    "installation {key:?} has \"name\": {:?}; the two must be the same",
+                    inst.name
+                ));
+            }
+            inst.validate().map_err(|e| format!("installation {key:?}: {e}"))?;
+            let others = self.installations.values().filter(|o| o.name < inst.name);
+            crate::spec::check_collisions(inst, others)
+                .map_err(|e| format!("installation {key:?}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Settings of the local kind cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,10 +147,7 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self {
-            name: DEFAULT_CLUSTER_NAME.to_owned(),
-            host_mounts: Vec::new(),
-        }
+        Self { name: DEFAULT_CLUSTER_NAME.to_owned(), host_mounts: Vec::new() }
     }
 }
 
@@ -143,9 +175,7 @@ impl ConfigStore {
 
     /// The store at `<dir>/config.json`.
     pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            path: dir.join("config.json"),
-        }
+        Self { path: dir.join("config.json") }
     }
 
     /// The config file's path.
@@ -169,22 +199,25 @@ impl ConfigStore {
         struct VersionOnly {
             version: Option<u32>,
         }
-        let parse_error = |e: serde_json::Error| Error::Parse {
-            path: self.path.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        let parse_error = |e: serde_json::Error| {
+            // serde_json appends " at line L column C"; the error names the position itself.
+            let full = e.to_string();
+            let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
+            Error::Parse {
+                path: self.path.clone(),
+                line: e.line(),
+                column: e.column(),
+                message: message.to_owned(),
+            }
         };
         // NB: the version is checked first, so a newer file's unknown fields are reported
         // as "upgrade deskrun" rather than as a parse error.
         let probe: VersionOnly = serde_json::from_str(text).map_err(parse_error)?;
         if let Some(found) = probe.version.filter(|v| *v > CONFIG_VERSION) {
-            return Err(Error::TooNew {
-                path: self.path.clone(),
-                found,
-            });
+            return Err(Error::TooNew { path: self.path.clone(), found });
         }
         let mut config: Config = serde_json::from_str(text).map_err(parse_error)?;
+        config.validate().map_err(|problem| Error::Invalid { path: self.path.clone(), problem })?;
         config.version = CONFIG_VERSION;
         Ok(config)
     }
@@ -211,22 +244,16 @@ impl ConfigStore {
         fs::create_dir_all(dir)
             .map_err(|source| self.io_error("create the directory of", source))?;
         let lock_path = dir.join("config.json.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| Error::Io {
-                action: "open the lock file",
-                path: lock_path.clone(),
-                source,
-            })?;
+        let file =
+            File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(
+                |source| Error::Io {
+                    action: "open the lock file",
+                    path: lock_path.clone(),
+                    source,
+                },
+            )?;
         // NB: an advisory lock (flock on Unix) held by this handle until it is dropped.
-        file.lock().map_err(|source| Error::Io {
-            action: "lock",
-            path: lock_path,
-            source,
-        })?;
+        file.lock().map_err(|source| Error::Io { action: "lock", path: lock_path, source })?;
         Ok(file)
     }
 
@@ -246,8 +273,7 @@ impl ConfigStore {
         temp.write_all(text.as_bytes())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|source| self.io_error("write", source))?;
-        temp.persist(&self.path)
-            .map_err(|e| self.io_error("replace", e.error))?;
+        temp.persist(&self.path).map_err(|e| self.io_error("replace", e.error))?;
         // NB: the rename is only durable once the directory entry is synced too.
         File::open(dir)
             .and_then(|d| d.sync_all())
@@ -256,11 +282,7 @@ impl ConfigStore {
     }
 
     fn io_error(&self, action: &'static str, source: io::Error) -> Error {
-        Error::Io {
-            action,
-            path: self.path.clone(),
-            source,
-        }
+        Error::Io { action, path: self.path.clone(), source }
     }
 }
 
@@ -286,19 +308,36 @@ mod tests {
             Ok::<_, Error>(())
         });
         let message = err.unwrap_err().to_string();
-        assert!(
-            message.contains("line 3"),
-            "the line of the fault is named: {message}"
-        );
-        assert!(
-            message.contains(&store.path().display().to_string()),
-            "{message}"
-        );
-        assert_eq!(
-            fs::read_to_string(store.path()).unwrap(),
-            broken,
-            "file must be untouched"
-        );
+        assert!(message.contains("line 3"), "the line of the fault is named: {message}");
+        assert!(message.contains(&store.path().display().to_string()), "{message}");
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), broken, "file must be untouched");
+    }
+
+    #[test]
+    fn hand_edited_content_is_checked_like_cli_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let inst = |key: &str, name: &str, min: u32, instances: u32| {
+            format!(
+                r#""{key}": {{"name": "{name}", "repository": "https://github.com/o/r",
+                "min_runners": {min}, "max_runners": 5, "instances": {instances},
+                "auth": {{"type": "pat"}}}}"#
+            )
+        };
+        let cases = [
+            (inst("R1", "R1", 1, 1), "installation \"R1\""),
+            (inst("r1", "r1", 9, 1), "--min-runners 9"),
+            (inst("r1", "r2", 1, 1), "must be the same"),
+            (inst("r1", "r1", 1, 0), "--instances 0"),
+            (format!("{}, {}", inst("x", "x", 1, 2), inst("x-1", "x-1", 1, 1)), "x-1"),
+        ];
+        for (installations, needle) in cases {
+            let text = format!(r#"{{"version": 1, "installations": {{{installations}}}}}"#);
+            fs::write(store.path(), &text).unwrap();
+            let err = store.load().unwrap_err().to_string();
+            assert!(err.contains(needle), "{installations}: error {err:?} should name {needle:?}");
+            assert_eq!(fs::read_to_string(store.path()).unwrap(), text, "left untouched");
+        }
     }
 
     #[test]
@@ -326,11 +365,7 @@ mod tests {
             Err(Error::NoConfigDir)
         });
         assert!(failed.is_err());
-        assert_eq!(
-            fs::read(store.path()).unwrap(),
-            before,
-            "a failed change must not save"
-        );
+        assert_eq!(fs::read(store.path()).unwrap(), before, "a failed change must not save");
     }
 
     #[test]
@@ -355,10 +390,6 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(
-            store.load().unwrap().cluster.host_mounts.len(),
-            80,
-            "no update may be lost"
-        );
+        assert_eq!(store.load().unwrap().cluster.host_mounts.len(), 80, "no update may be lost");
     }
 }

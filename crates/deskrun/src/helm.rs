@@ -111,11 +111,7 @@ pub struct Helm<'a> {
 impl<'a> Helm<'a> {
     /// Helm for `namespace` in `cluster`.
     pub fn new(cluster: &'a ClusterHandle, namespace: &str) -> Self {
-        Self {
-            cluster,
-            namespace: namespace.to_owned(),
-            program: Program::helm(),
-        }
+        Self { cluster, namespace: namespace.to_owned(), program: Program::helm() }
     }
 
     fn base_args(&self) -> Vec<OsString> {
@@ -137,12 +133,8 @@ impl<'a> Helm<'a> {
         chart: &ChartRef,
         values: &str,
     ) -> Result<()> {
-        let mut args: Vec<OsString> = vec![
-            "upgrade".into(),
-            "--install".into(),
-            release.into(),
-            (&chart.reference).into(),
-        ];
+        let mut args: Vec<OsString> =
+            vec!["upgrade".into(), "--install".into(), release.into(), (&chart.reference).into()];
         if let Some(version) = &chart.version {
             args.extend(["--version".into(), version.into()]);
         }
@@ -168,16 +160,15 @@ impl<'a> Helm<'a> {
         let api: kube::Api<Secret> =
             kube::Api::namespaced(self.cluster.client().clone(), &self.namespace);
         let params = ListParams::default().labels("owner=helm");
-        let list = api.list(&params).await.map_err(|source| Error::List {
-            namespace: self.namespace.clone(),
-            source,
-        })?;
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|source| Error::List { namespace: self.namespace.clone(), source })?;
         let mut latest: BTreeMap<String, DeployedRelease> = BTreeMap::new();
         for secret in list.items {
             let release = decode_release(&secret)?;
-            let newer = latest
-                .get(&release.name)
-                .is_none_or(|seen| seen.revision < release.revision);
+            let newer =
+                latest.get(&release.name).is_none_or(|seen| seen.revision < release.revision);
             if newer {
                 latest.insert(release.name.clone(), release);
             }
@@ -189,10 +180,7 @@ impl<'a> Helm<'a> {
 /// Decodes Helm's record: the Secret's `release` key holds base64 of gzipped JSON.
 fn decode_release(secret: &Secret) -> Result<DeployedRelease> {
     let name = secret.metadata.name.clone().unwrap_or_default();
-    let fail = |reason: String| Error::Decode {
-        secret: name.clone(),
-        reason,
-    };
+    let fail = |reason: String| Error::Decode { secret: name.clone(), reason };
     let data = secret
         .data
         .as_ref()
@@ -212,11 +200,7 @@ fn decode_release(secret: &Secret) -> Result<DeployedRelease> {
         status: record.info.status,
         chart: record.chart.metadata.name,
         chart_version: record.chart.metadata.version,
-        values: if record.config.is_null() {
-            serde_json::json!({})
-        } else {
-            record.config
-        },
+        values: if record.config.is_null() { serde_json::json!({}) } else { record.config },
         revision: record.version,
     })
 }

@@ -21,6 +21,16 @@ pub enum Error {
         /// How to install it.
         install_hint: &'static str,
     },
+    /// The path an environment variable gives for the program cannot be run.
+    #[error("cannot run {path} (from {env}): {reason}; fix {env} or unset it to use PATH")]
+    BadOverride {
+        /// The variable.
+        env: &'static str,
+        /// Its value.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Docker is not running or not reachable, which kind needs.
     #[error(
         "the Docker daemon is not reachable ({detail}); start Docker (or Docker Desktop), \
@@ -41,7 +51,7 @@ pub enum Error {
         stderr: String,
     },
     /// Starting or talking to the program failed.
-    #[error("cannot run `{program}`")]
+    #[error("cannot run {program}")]
     Io {
         /// The program.
         program: String,
@@ -59,6 +69,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Program {
     name: &'static str,
     path: PathBuf,
+    /// The environment variable `path` came from, if any.
+    from_env: Option<&'static str>,
     install_hint: &'static str,
 }
 
@@ -82,14 +94,10 @@ impl Program {
         )
     }
 
-    fn from_env(name: &'static str, env: &str, install_hint: &'static str) -> Self {
-        let path = std::env::var_os(env)
-            .filter(|p| !p.is_empty())
-            .map_or_else(|| PathBuf::from(name), PathBuf::from);
-        Self {
-            name,
-            path,
-            install_hint,
+    fn from_env(name: &'static str, env: &'static str, install_hint: &'static str) -> Self {
+        match std::env::var_os(env).filter(|p| !p.is_empty()) {
+            Some(path) => Self { name, path: path.into(), from_env: Some(env), install_hint },
+            None => Self { name, path: PathBuf::from(name), from_env: None, install_hint },
         }
     }
 
@@ -105,25 +113,16 @@ impl Program {
         tracing::debug!(command = %command_line, "running");
         let mut child = tokio::process::Command::new(&self.path)
             .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| self.spawn_error(source))?;
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input)
-                .await
-                .map_err(|source| self.io_error(source))?;
+            pipe.write_all(input).await.map_err(|source| self.io_error(source))?;
         }
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|source| self.io_error(source))?;
+        let output = child.wait_with_output().await.map_err(|source| self.io_error(source))?;
         if output.status.success() {
             return Ok(output.stdout);
         }
@@ -131,11 +130,7 @@ impl Program {
         if let Some(detail) = docker_unavailable(&stderr) {
             return Err(Error::DockerUnavailable { detail });
         }
-        Err(Error::Failed {
-            command: command_line,
-            status: output.status,
-            stderr,
-        })
+        Err(Error::Failed { command: command_line, status: output.status, stderr })
     }
 
     fn command_line(&self, args: &[OsString]) -> String {
@@ -148,6 +143,14 @@ impl Program {
     }
 
     fn spawn_error(&self, source: std::io::Error) -> Error {
+        if let Some(env) = self.from_env {
+            let reason = match source.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_owned(),
+                std::io::ErrorKind::PermissionDenied => "not an executable file".to_owned(),
+                _ => source.to_string(),
+            };
+            return Error::BadOverride { env, path: self.path.display().to_string(), reason };
+        }
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound {
                 program: self.path.display().to_string(),
@@ -159,10 +162,7 @@ impl Program {
     }
 
     fn io_error(&self, source: std::io::Error) -> Error {
-        Error::Io {
-            program: self.name.to_owned(),
-            source,
-        }
+        Error::Io { program: self.path.display().to_string(), source }
     }
 }
 
@@ -189,11 +189,24 @@ mod tests {
         let program = Program {
             name: "kind",
             path: PathBuf::from("/nonexistent/kind"),
+            from_env: None,
             install_hint: "install kind",
         };
         let err = program.run(&[], None).await.unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
         assert!(err.to_string().contains("install kind"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_override_names_the_variable() {
+        let program = Program {
+            name: "kind",
+            path: PathBuf::from("/tmp"),
+            from_env: Some("DESKRUN_KIND"),
+            install_hint: "install kind",
+        };
+        let err = program.run(&[], None).await.unwrap_err().to_string();
+        assert!(err.contains("DESKRUN_KIND") && err.contains("/tmp"), "{err}");
     }
 
     #[test]

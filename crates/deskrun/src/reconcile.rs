@@ -93,6 +93,9 @@ pub enum Action {
     WriteCredentials {
         /// The installation.
         installation: String,
+        /// Whether the Secret exists already: changed credentials also restart the
+        /// installation's listeners, because ARC's listener keeps its own copy.
+        update: bool,
     },
     /// Create or update a scale set's hook template.
     WriteHookTemplate {
@@ -136,8 +139,11 @@ impl fmt::Display for Action {
                 arc::CONTROLLER_RELEASE
             ),
             Self::UpgradeController { reason } => write!(f, "~ upgrade ARC controller ({reason})"),
-            Self::WriteCredentials { installation } => {
-                write!(f, "~ write credentials Secret of {installation}")
+            Self::WriteCredentials { installation, update: false } => {
+                write!(f, "+ create credentials Secret of {installation}")
+            }
+            Self::WriteCredentials { installation, update: true } => {
+                write!(f, "~ update credentials of {installation} (its listeners restart)")
             }
             Self::WriteHookTemplate { release } => write!(f, "~ write hook template of {release}"),
             Self::Deploy { release } => write!(f, "+ deploy scale set {release}"),
@@ -157,6 +163,8 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Scale sets that are already as wanted.
     pub unchanged: Vec<String>,
+    /// Installations left as they are, and why (their credentials are missing).
+    pub skipped: Vec<(String, secrets::Error)>,
     deployments: BTreeMap<String, ScaleSetDeployment>,
     credentials: BTreeMap<String, Secret>,
 }
@@ -182,11 +190,7 @@ impl<'a> Reconciler<'a> {
         chart_source: ChartSource,
         secrets: SecretStore,
     ) -> Self {
-        Self {
-            cluster,
-            chart_source,
-            secrets,
-        }
+        Self { cluster, chart_source, secrets }
     }
 
     fn helm(&self) -> Helm<'a> {
@@ -222,14 +226,28 @@ impl<'a> Reconciler<'a> {
         let owned_maps = self.owned(&self.config_maps_api(), "ConfigMap").await?;
         let mut credentials = BTreeMap::new();
         let mut deployments = BTreeMap::new();
+        let mut skipped = Vec::new();
+        let mut keep = Kept::default();
         for inst in &in_scope {
-            let secret = arc::credentials_secret(inst, &self.secrets.load(&inst.name)?);
+            let value = match self.secrets.load(&inst.name) {
+                Ok(value) => value,
+                // NB: one installation without credentials must not stop the others; its
+                // objects in the cluster are kept as they are.
+                Err(error @ secrets::Error::Missing { .. }) => {
+                    keep.add_installation(inst);
+                    skipped.push((inst.name.clone(), error));
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let secret = arc::credentials_secret(inst, &value);
             let name = arc::credentials_secret_name(&inst.name);
-            if owned_secrets.get(&name).map(|s| &s.data) != Some(&secret.data) {
-                actions.push(Action::WriteCredentials {
-                    installation: inst.name.clone(),
-                });
+            let current = owned_secrets.get(&name).map(|s| &s.data);
+            if current != Some(&secret.data) {
+                let update = current.is_some();
+                actions.push(Action::WriteCredentials { installation: inst.name.clone(), update });
             }
+            keep.add_installation(inst);
             credentials.insert(inst.name.clone(), secret);
             for deployment in arc::scale_set_deployments(inst) {
                 if let Some(hook) = &deployment.hook_config_map {
@@ -246,37 +264,22 @@ impl<'a> Reconciler<'a> {
         let mut unchanged = Vec::new();
         for (release, deployment) in &deployments {
             match releases.get(release) {
-                None => actions.push(Action::Deploy {
-                    release: release.clone(),
-                }),
+                None => actions.push(Action::Deploy { release: release.clone() }),
                 Some(deployed) => {
                     match release_drift(deployed, arc::SCALE_SET_CHART, &deployment.values_json()?)
                     {
-                        Some(reason) => actions.push(Action::Update {
-                            release: release.clone(),
-                            reason,
-                        }),
+                        Some(reason) => {
+                            actions.push(Action::Update { release: release.clone(), reason })
+                        }
                         None => unchanged.push(release.clone()),
                     }
                 }
             }
         }
         if !matches!(scope, Scope::Only(_)) {
-            self.plan_removals(
-                &releases,
-                &deployments,
-                &credentials,
-                &owned_secrets,
-                &owned_maps,
-                &mut actions,
-            );
+            plan_removals(&releases, &keep, &owned_secrets, &owned_maps, &mut actions);
         }
-        Ok(Plan {
-            actions,
-            unchanged,
-            deployments,
-            credentials,
-        })
+        Ok(Plan { actions, unchanged, skipped, deployments, credentials })
     }
 
     fn plan_controller(
@@ -297,47 +300,6 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
-    fn plan_removals(
-        &self,
-        releases: &BTreeMap<String, DeployedRelease>,
-        deployments: &BTreeMap<String, ScaleSetDeployment>,
-        credentials: &BTreeMap<String, Secret>,
-        owned_secrets: &BTreeMap<String, Secret>,
-        owned_maps: &BTreeMap<String, ConfigMap>,
-        actions: &mut Vec<Action>,
-    ) {
-        for (name, release) in releases {
-            if release.chart == arc::SCALE_SET_CHART && !deployments.contains_key(name) {
-                actions.push(Action::Remove {
-                    release: name.clone(),
-                });
-            }
-        }
-        let wanted_secrets: BTreeSet<String> = credentials
-            .keys()
-            .map(|inst| arc::credentials_secret_name(inst))
-            .collect();
-        for name in owned_secrets
-            .keys()
-            .filter(|n| !wanted_secrets.contains(*n))
-        {
-            actions.push(Action::DeleteObject {
-                kind: "Secret",
-                name: name.clone(),
-            });
-        }
-        let wanted_maps: BTreeSet<String> = deployments
-            .values()
-            .filter_map(|d| d.hook_config_map.as_ref()?.metadata.name.clone())
-            .collect();
-        for name in owned_maps.keys().filter(|n| !wanted_maps.contains(*n)) {
-            actions.push(Action::DeleteObject {
-                kind: "ConfigMap",
-                name: name.clone(),
-            });
-        }
-    }
-
     async fn owned<K>(&self, api: &kube::Api<K>, kind: &'static str) -> Result<BTreeMap<String, K>>
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + fmt::Debug,
@@ -349,19 +311,10 @@ impl<'a> Reconciler<'a> {
             // NB: before the first `up` the namespace does not exist: nothing is owned yet.
             Err(kube::Error::Api(status)) if status.code == 404 => return Ok(BTreeMap::new()),
             Err(source) => {
-                return Err(Error::Kube {
-                    action: "list",
-                    kind,
-                    name: selector,
-                    source,
-                });
+                return Err(Error::Kube { action: "list", kind, name: selector, source });
             }
         };
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|obj| Some((obj.meta().name.clone()?, obj)))
-            .collect())
+        Ok(list.items.into_iter().filter_map(|obj| Some((obj.meta().name.clone()?, obj))).collect())
     }
 
     /// Applies `plan`, reporting each action through `progress` as it completes.
@@ -374,25 +327,27 @@ impl<'a> Reconciler<'a> {
                     let values = serde_json::to_string(&ControllerValues::default())
                         .map_err(arc::Error::Render)?;
                     let chart = self.chart_source.chart(arc::CONTROLLER_CHART)?;
-                    helm.upgrade_install(arc::CONTROLLER_RELEASE, &chart, &values)
-                        .await?;
+                    helm.upgrade_install(arc::CONTROLLER_RELEASE, &chart, &values).await?;
                     progress(action);
                 }
-                Action::WriteCredentials { installation } => {
+                Action::WriteCredentials { installation, update } => {
                     if let Some(secret) = plan.credentials.get(installation) {
-                        self.apply_object(&self.secrets_api(), secret, "Secret")
-                            .await?;
+                        self.apply_object(&self.secrets_api(), secret, "Secret").await?;
+                    }
+                    if *update {
+                        let sets =
+                            plan.deployments.values().filter(|d| &d.installation == installation);
+                        for deployment in sets {
+                            self.restart_listener(&deployment.release).await?;
+                        }
                     }
                     progress(action);
                 }
                 Action::WriteHookTemplate { release } => {
-                    if let Some(hook) = plan
-                        .deployments
-                        .get(release)
-                        .and_then(|d| d.hook_config_map.as_ref())
+                    if let Some(hook) =
+                        plan.deployments.get(release).and_then(|d| d.hook_config_map.as_ref())
                     {
-                        self.apply_object(&self.config_maps_api(), hook, "ConfigMap")
-                            .await?;
+                        self.apply_object(&self.config_maps_api(), hook, "ConfigMap").await?;
                     }
                     progress(action);
                 }
@@ -412,8 +367,7 @@ impl<'a> Reconciler<'a> {
             async move {
                 let values =
                     serde_json::to_string(&deployment.values).map_err(arc::Error::Render)?;
-                helm.upgrade_install(&deployment.release, chart, &values)
-                    .await?;
+                helm.upgrade_install(&deployment.release, chart, &values).await?;
                 Ok::<_, Error>(action)
             }
         }))
@@ -438,6 +392,52 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
+    /// Deletes the scale set's AutoscalingListener: ARC's controller recreates it at once,
+    /// with a fresh copy of the credentials Secret (it never refreshes the old copy).
+    async fn restart_listener(&self, release: &str) -> Result<()> {
+        let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(
+            self.cluster.client().clone(),
+            ARC_NAMESPACE,
+            &arc_resource("AutoscalingListener"),
+        );
+        let selector = format!("{}={release}", crate::status::SCALE_SET_NAME_LABEL);
+        let result = api
+            .delete_collection(&DeleteParams::default(), &ListParams::default().labels(&selector))
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(source) => Err(Error::Kube {
+                action: "restart",
+                kind: "AutoscalingListener",
+                name: release.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Removes one installation's scale sets and the objects deskrun made for it, without
+    /// reading any credentials (so it works when the keyring has lost them).
+    #[tracing::instrument(skip_all, fields(installation = %installation.name), err)]
+    pub async fn remove_installation(
+        &self,
+        installation: &crate::spec::Installation,
+        progress: &(dyn Fn(&Action) + Sync),
+    ) -> Result<()> {
+        let helm = self.helm();
+        let releases = helm.releases().await?;
+        for set in installation.scale_sets() {
+            if releases.contains_key(&set.name) {
+                let action = Action::Remove { release: set.name.clone() };
+                helm.uninstall(&set.name).await?;
+                self.release_cleanup_protection(&set.name).await?;
+                progress(&action);
+            }
+            self.delete_object("ConfigMap", &arc::hook_config_map_name(&set.name)).await?;
+        }
+        self.delete_object("Secret", &arc::credentials_secret_name(&installation.name)).await
+    }
+
     /// Finishes a scale set's removal: the chart puts ARC's `cleanup-protection` finalizer
     /// on the scale set's Role, RoleBinding and ServiceAccount, and only ARC's controller
     /// removes it, after it has deleted the AutoscalingRunnerSet. Once that set is gone the
@@ -448,11 +448,7 @@ impl<'a> Reconciler<'a> {
         let sets: kube::Api<DynamicObject> = kube::Api::namespaced_with(
             client.clone(),
             ARC_NAMESPACE,
-            &ApiResource::from_gvk(&GroupVersionKind::gvk(
-                "actions.github.com",
-                "v1alpha1",
-                "AutoscalingRunnerSet",
-            )),
+            &arc_resource("AutoscalingRunnerSet"),
         );
         for _ in 0..CLEANUP_POLLS {
             match sets.get_opt(release).await {
@@ -497,10 +493,8 @@ impl<'a> Reconciler<'a> {
                 {
                     continue;
                 }
-                let kept: Vec<&String> = finalizers
-                    .iter()
-                    .filter(|f| *f != CLEANUP_FINALIZER)
-                    .collect();
+                let kept: Vec<&String> =
+                    finalizers.iter().filter(|f| *f != CLEANUP_FINALIZER).collect();
                 let name = obj.metadata.name.clone().unwrap_or_default();
                 let patch = Patch::Merge(serde_json::json!({"metadata": {"finalizers": kept}}));
                 match api.patch(&name, &PatchParams::default(), &patch).await {
@@ -531,14 +525,12 @@ impl<'a> Reconciler<'a> {
     {
         let name = object.meta().name.clone().unwrap_or_default();
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&name, &params, &Patch::Apply(object))
-            .await
-            .map_err(|source| Error::Kube {
-                action: "apply",
-                kind,
-                name,
-                source,
-            })?;
+        api.patch(&name, &params, &Patch::Apply(object)).await.map_err(|source| Error::Kube {
+            action: "apply",
+            kind,
+            name,
+            source,
+        })?;
         Ok(())
     }
 
@@ -547,22 +539,59 @@ impl<'a> Reconciler<'a> {
         let result = if kind == "Secret" {
             self.secrets_api().delete(name, &params).await.map(|_| ())
         } else {
-            self.config_maps_api()
-                .delete(name, &params)
-                .await
-                .map(|_| ())
+            self.config_maps_api().delete(name, &params).await.map(|_| ())
         };
         match result {
             Ok(()) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-            Err(source) => Err(Error::Kube {
-                action: "delete",
-                kind,
-                name: name.to_owned(),
-                source,
-            }),
+            Err(source) => {
+                Err(Error::Kube { action: "delete", kind, name: name.to_owned(), source })
+            }
         }
     }
+}
+
+/// The names of what the wanted (or skipped) installations own: everything else of
+/// deskrun's in the namespace is removed by a full reconcile.
+#[derive(Default)]
+struct Kept {
+    releases: BTreeSet<String>,
+    secrets: BTreeSet<String>,
+    config_maps: BTreeSet<String>,
+}
+
+impl Kept {
+    fn add_installation(&mut self, inst: &crate::spec::Installation) {
+        self.secrets.insert(arc::credentials_secret_name(&inst.name));
+        for set in inst.scale_sets() {
+            self.config_maps.insert(arc::hook_config_map_name(&set.name));
+            self.releases.insert(set.name);
+        }
+    }
+}
+
+fn plan_removals(
+    releases: &BTreeMap<String, DeployedRelease>,
+    keep: &Kept,
+    owned_secrets: &BTreeMap<String, Secret>,
+    owned_maps: &BTreeMap<String, ConfigMap>,
+    actions: &mut Vec<Action>,
+) {
+    for (name, release) in releases {
+        if release.chart == arc::SCALE_SET_CHART && !keep.releases.contains(name) {
+            actions.push(Action::Remove { release: name.clone() });
+        }
+    }
+    for name in owned_secrets.keys().filter(|n| !keep.secrets.contains(*n)) {
+        actions.push(Action::DeleteObject { kind: "Secret", name: name.clone() });
+    }
+    for name in owned_maps.keys().filter(|n| !keep.config_maps.contains(*n)) {
+        actions.push(Action::DeleteObject { kind: "ConfigMap", name: name.clone() });
+    }
+}
+
+fn arc_resource(kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
 }
 
 /// Why a deployed release differs from what is wanted, or `None` when it does not.
@@ -575,11 +604,7 @@ fn release_drift(
         return Some(format!("chart is {}, want {chart}", deployed.chart));
     }
     if deployed.chart_version != arc::ARC_VERSION {
-        return Some(format!(
-            "chart version {} → {}",
-            deployed.chart_version,
-            arc::ARC_VERSION
-        ));
+        return Some(format!("chart version {} → {}", deployed.chart_version, arc::ARC_VERSION));
     }
     if deployed.status != "deployed" {
         return Some(format!("last Helm status is {}", deployed.status));

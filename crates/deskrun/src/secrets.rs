@@ -56,9 +56,7 @@ pub struct SecretStore {
 
 impl Default for SecretStore {
     fn default() -> Self {
-        Self {
-            service: KEYRING_SERVICE.to_owned(),
-        }
+        Self { service: KEYRING_SERVICE.to_owned() }
     }
 }
 
@@ -82,9 +80,9 @@ impl SecretStore {
     pub fn load(&self, installation: &str) -> Result<Secret> {
         match self.entry(installation)?.get_password() {
             Ok(value) => Ok(SecretString::from(value)),
-            Err(keyring::Error::NoEntry) => Err(Error::Missing {
-                installation: installation.to_owned(),
-            }),
+            Err(keyring::Error::NoEntry) => {
+                Err(Error::Missing { installation: installation.to_owned() })
+            }
             Err(e) => Err(map_error(installation, e)),
         }
     }
@@ -101,19 +99,10 @@ impl SecretStore {
 
 fn map_error(installation: &str, error: keyring::Error) -> Error {
     match error {
-        keyring::Error::NoStorageAccess(e) => Error::Unavailable {
-            detail: e.to_string(),
-        },
-        keyring::Error::PlatformFailure(e) => Error::Unavailable {
-            detail: e.to_string(),
-        },
-        keyring::Error::NoEntry => Error::Missing {
-            installation: installation.to_owned(),
-        },
-        source => Error::Keyring {
-            installation: installation.to_owned(),
-            source,
-        },
+        keyring::Error::NoStorageAccess(e) => Error::Unavailable { detail: e.to_string() },
+        keyring::Error::PlatformFailure(e) => Error::Unavailable { detail: e.to_string() },
+        keyring::Error::NoEntry => Error::Missing { installation: installation.to_owned() },
+        source => Error::Keyring { installation: installation.to_owned(), source },
     }
 }
 
@@ -125,9 +114,6 @@ mod tests {
     fn secret_debug_output_is_redacted() {
         let secret = Secret::from("ghp_supersecret".to_owned());
         let debug = format!("{secret:?}");
-        assert!(
-            !debug.contains("supersecret"),
-            "Debug must never show the token: {debug}"
-        );
+        assert!(!debug.contains("supersecret"), "Debug must never show the token: {debug}");
     }
 }

@@ -72,8 +72,10 @@ pub enum Error {
         fix: String,
     },
     /// A `--mount`/`--cache` spec that cannot be mapped to a hostPath volume.
-    #[error("--mount {value:?} is not valid: {reason}")]
+    #[error("{flag} {value:?} is not valid: {reason}")]
     InvalidMount {
+        /// The flag it came from.
+        flag: &'static str,
         /// The spec as given.
         value: String,
         /// What is wrong and how to write it instead.
@@ -101,7 +103,10 @@ pub enum Error {
     )]
     MissingAppId,
     /// A GitHub App App ID that cannot be right.
-    #[error("--app-id {value:?} is not valid: use the numeric App ID or the client ID (Iv…)")]
+    #[error(
+        "--app-id {value:?} is not valid: use the numeric App ID or the client ID (Iv…) shown \
+         on the App's settings page"
+    )]
     InvalidAppId {
         /// The ID as given.
         value: String,
@@ -133,6 +138,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// gha-runner-scale-set 0.14.2's `_helpers.tpl`) and every Kubernetes name stays within 63.
 pub const MAX_SCALE_SET_NAME_LEN: usize = 63 - "-gha-rs-no-permission".len();
 
+/// Scale set names longer than this risk job pod name collisions in kubernetes mode: ARC's
+/// container hook derives job pod names from the runner pod name and shortens them.
+pub const JOB_POD_NAME_WARN_LEN: usize = 35;
+
 /// The largest `--instances` value: each instance is a scale set with its own listener pod,
 /// and more than this on one machine is almost certainly a typo.
 pub const MAX_INSTANCES: u32 = 32;
@@ -156,22 +165,13 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
     if name.is_empty() {
         return Err(invalid("it is empty"));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(invalid(
-            "it has characters other than lowercase letters, digits and '-'",
-        ));
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(invalid("it has characters other than lowercase letters, digits and '-'"));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Err(invalid("it starts or ends with '-'"));
     }
-    let suffix = if instances > 1 {
-        format!("-{instances}").len()
-    } else {
-        0
-    };
+    let suffix = if instances > 1 { format!("-{instances}").len() } else { 0 };
     if name.len() + suffix > MAX_SCALE_SET_NAME_LEN {
         let suffix_note = if suffix > 0 {
             format!(" with the instance suffix \"-{instances}\"")
@@ -192,13 +192,7 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
 fn suggest_name(name: &str) -> String {
     let mapped: String = name
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
         .collect();
     let mut collapsed = String::with_capacity(mapped.len());
     for c in mapped.chars() {
@@ -209,11 +203,7 @@ fn suggest_name(name: &str) -> String {
     let trimmed = collapsed.trim_matches('-');
     let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN).collect();
     let cut = cut.trim_end_matches('-');
-    if cut.is_empty() {
-        "my-runner".to_owned()
-    } else {
-        cut.to_owned()
-    }
+    if cut.is_empty() { "my-runner".to_owned() } else { cut.to_owned() }
 }
 
 /// What a GitHub URL points at; it decides the API endpoints and the permissions needed.
@@ -270,18 +260,14 @@ fn is_repo_name(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 impl GitHubUrl {
     /// Parses and normalises a repository, organization or enterprise URL.
     pub fn parse(input: &str) -> Result<Self> {
         let shown = redact_userinfo(input.trim());
-        let invalid = |reason: String| Error::InvalidRepository {
-            value: shown.clone(),
-            reason,
-        };
+        let invalid = |reason: String| Error::InvalidRepository { value: shown.clone(), reason };
         let trimmed = input.trim();
         if trimmed.starts_with("git@") || trimmed.starts_with("ssh://") {
             return Err(invalid(
@@ -310,26 +296,28 @@ impl GitHubUrl {
             ));
         }
         let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
-            return Err(invalid(
-                "it has no host; use https://github.com/OWNER/REPO".into(),
-            ));
+            return Err(invalid("it has no host; use https://github.com/OWNER/REPO".into()));
         };
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("remove the query (?…) or fragment (#…)".into()));
         }
-        let host = if host == "www.github.com" {
-            "github.com".to_owned()
-        } else {
-            host
-        };
+        let host = if host == "www.github.com" { "github.com".to_owned() } else { host };
         let host = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host,
         };
-        let mut parts: Vec<&str> = url
-            .path_segments()
-            .map(|segments| segments.filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
+        let mut parts: Vec<&str> =
+            url.path_segments().map(|segments| segments.collect()).unwrap_or_default();
+        // NB: one trailing slash is noise; an empty part elsewhere (`github.com//repo`)
+        // means something is missing, and dropping it would change the meaning.
+        if parts.last() == Some(&"") {
+            parts.pop();
+        }
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(invalid(format!(
+                "it has an empty path part; use https://{host}/OWNER/REPO or https://{host}/ORG"
+            )));
+        }
         if let Some(last) = parts.last_mut() {
             *last = last.strip_suffix(".git").unwrap_or(last);
         }
@@ -349,16 +337,11 @@ impl GitHubUrl {
                     "the enterprise is missing; use https://{host}/enterprises/ENTERPRISE"
                 )));
             }
-            ["enterprises", ent] => GitHubScope::Enterprise {
-                enterprise: (*ent).to_owned(),
-            },
-            [org] => GitHubScope::Organization {
-                org: (*org).to_owned(),
-            },
-            [owner, repo] => GitHubScope::Repository {
-                owner: (*owner).to_owned(),
-                repo: (*repo).to_owned(),
-            },
+            ["enterprises", ent] => GitHubScope::Enterprise { enterprise: (*ent).to_owned() },
+            [org] => GitHubScope::Organization { org: (*org).to_owned() },
+            [owner, repo] => {
+                GitHubScope::Repository { owner: (*owner).to_owned(), repo: (*repo).to_owned() }
+            }
             [owner, repo, ..] => {
                 return Err(invalid(format!(
                     "it has extra path parts ARC does not understand; use \
@@ -378,11 +361,7 @@ impl GitHubUrl {
                     .into(),
             ));
         }
-        Ok(Self {
-            url: format!("https://{host}/{}", parts.join("/")),
-            host,
-            scope,
-        })
+        Ok(Self { url: format!("https://{host}/{}", parts.join("/")), host, scope })
     }
 
     /// The canonical URL, as written into `githubConfigUrl`.
@@ -452,11 +431,8 @@ pub enum ContainerMode {
 
 impl ContainerMode {
     /// Every mode, in the order `--help` lists them.
-    pub const ALL: [ContainerMode; 3] = [
-        Self::Kubernetes,
-        Self::CachedPrivilegedKubernetes,
-        Self::Dind,
-    ];
+    pub const ALL: [ContainerMode; 3] =
+        [Self::Kubernetes, Self::CachedPrivilegedKubernetes, Self::Dind];
 
     /// The name users type.
     pub fn as_str(self) -> &'static str {
@@ -481,9 +457,7 @@ impl FromStr for ContainerMode {
         Self::ALL
             .into_iter()
             .find(|mode| mode.as_str() == s)
-            .ok_or_else(|| Error::InvalidMode {
-                value: s.to_owned(),
-            })
+            .ok_or_else(|| Error::InvalidMode { value: s.to_owned() })
     }
 }
 
@@ -525,10 +499,34 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// Parses `target`, `src:target` or `src:target:Type`; a relative `src` is made absolute
-    /// against `cwd`.
+    /// Parses a `--mount` spec: `target`, `src:target` or `src:target:Type`; a relative
+    /// `src` is made absolute against `cwd`, and a leading `~` is the home directory.
     pub fn parse(spec: &str, cwd: &Path) -> Result<Self> {
+        Self::parse_as("--mount", spec, cwd)
+    }
+
+    /// Parses a `--cache` spec, the original deskrun's spelling: `target` or `src:target`,
+    /// several separated by commas.
+    pub fn parse_cache(spec: &str, cwd: &Path) -> Result<Vec<Self>> {
+        spec.split(',')
+            .map(|one| {
+                if one.split(':').count() > 2 {
+                    return Err(Error::InvalidMount {
+                        flag: "--cache",
+                        value: one.to_owned(),
+                        reason: "--cache takes TARGET or SRC:TARGET; use --mount \
+                                 SRC:TARGET:TYPE to give a type"
+                            .to_owned(),
+                    });
+                }
+                Self::parse_as("--cache", one, cwd)
+            })
+            .collect()
+    }
+
+    fn parse_as(flag: &'static str, spec: &str, cwd: &Path) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidMount {
+            flag,
             value: spec.to_owned(),
             reason: reason.to_owned(),
         };
@@ -542,7 +540,15 @@ impl Mount {
         let (source, target, kind) = match parts.as_slice() {
             [target] => (None, *target, MountType::default()),
             [source, target] => (Some(*source), *target, MountType::default()),
-            [source, target, kind] => (Some(*source), *target, parse_mount_type(spec, kind)?),
+            [source, target, kind] => {
+                let kind = parse_mount_type(kind).ok_or_else(|| {
+                    invalid(&format!(
+                        "unknown type {kind:?}; use DirectoryOrCreate (default), Directory or \
+                         Socket"
+                    ))
+                })?;
+                (Some(*source), *target, kind)
+            }
             _ => {
                 return Err(invalid(
                     "too many ':' parts; write TARGET, SRC:TARGET or SRC:TARGET:TYPE",
@@ -555,16 +561,15 @@ impl Mount {
                 "the target must be an absolute path inside the runner, e.g. /root/.cache",
             ));
         }
-        check_clean_path(spec, &target)?;
-        let source = source.map(|s| cwd.join(s));
+        check_clean_path(&target).map_err(invalid)?;
+        let source = match source {
+            Some(s) => Some(absolute_source(s, cwd).map_err(invalid)?),
+            None => None,
+        };
         if let Some(source) = &source {
-            check_clean_path(spec, source)?;
+            check_clean_path(source).map_err(invalid)?;
         }
-        Ok(Self {
-            source,
-            target,
-            kind,
-        })
+        Ok(Self { source, target, kind })
     }
 
     /// The spec as the user would write it.
@@ -578,41 +583,46 @@ impl Mount {
     }
 }
 
-fn parse_mount_type(spec: &str, kind: &str) -> Result<MountType> {
+fn parse_mount_type(kind: &str) -> Option<MountType> {
     match kind {
-        "DirectoryOrCreate" => Ok(MountType::DirectoryOrCreate),
-        "Directory" => Ok(MountType::Directory),
-        "Socket" => Ok(MountType::Socket),
-        other => Err(Error::InvalidMount {
-            value: spec.to_owned(),
-            reason: format!(
-                "unknown type {other:?}; use DirectoryOrCreate (default), Directory or Socket"
-            ),
-        }),
+        "DirectoryOrCreate" => Some(MountType::DirectoryOrCreate),
+        "Directory" => Some(MountType::Directory),
+        "Socket" => Some(MountType::Socket),
+        _ => None,
     }
 }
 
-/// Refuses paths with `..` or characters a hostPath or kind extra mount cannot carry.
-fn check_clean_path(spec: &str, path: &Path) -> Result<()> {
-    let invalid = |reason: &str| Error::InvalidMount {
-        value: spec.to_owned(),
-        reason: reason.to_owned(),
+/// Makes a mount source absolute: `~` is the home directory, a relative path is taken
+/// against the working directory.
+fn absolute_source(source: &str, cwd: &Path) -> std::result::Result<PathBuf, &'static str> {
+    let home = || {
+        directories::BaseDirs::new()
+            .map(|dirs| dirs.home_dir().to_path_buf())
+            .ok_or("'~' needs a home directory, and none is known; write the full path")
     };
+    if source == "~" {
+        return home();
+    }
+    if let Some(rest) = source.strip_prefix("~/") {
+        return Ok(home()?.join(rest));
+    }
+    if source.starts_with('~') {
+        return Err("'~user' paths are not expanded; write the full path");
+    }
+    Ok(cwd.join(source))
+}
+
+/// Refuses paths with `..` or characters a hostPath or kind extra mount cannot carry.
+fn check_clean_path(path: &Path) -> std::result::Result<(), &'static str> {
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(invalid(
-            "remove '..' from the path; write the path it points to",
-        ));
+        return Err("remove '..' from the path; write the path it points to");
     }
     let text = path.to_string_lossy();
     if text.chars().any(|c| c.is_control() || c == ',') {
-        return Err(invalid(
-            "the path has a control character or ',', which a host path cannot carry",
-        ));
+        return Err("the path has a control character or ',', which a host path cannot carry");
     }
     if path == Path::new("/") {
-        return Err(invalid(
-            "the root directory cannot be mounted; name a directory below it",
-        ));
+        return Err("the root directory cannot be mounted; name a directory below it");
     }
     Ok(())
 }
@@ -649,9 +659,7 @@ impl FromStr for AuthType {
         match s {
             "pat" => Ok(Self::Pat),
             "github-app" => Ok(Self::GithubApp),
-            other => Err(Error::InvalidAuthType {
-                value: other.to_owned(),
-            }),
+            other => Err(Error::InvalidAuthType { value: other.to_owned() }),
         }
     }
 }
@@ -659,21 +667,16 @@ impl FromStr for AuthType {
 impl Auth {
     /// Builds GitHub App auth from the flags, checking each.
     pub fn github_app(app_id: Option<&str>, installation_id: Option<&str>) -> Result<Self> {
-        let app_id = app_id
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(Error::MissingAppId)?;
-        if !app_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.')
-        {
-            return Err(Error::InvalidAppId {
-                value: app_id.to_owned(),
-            });
+        let app_id = app_id.map(str::trim).filter(|s| !s.is_empty()).ok_or(Error::MissingAppId)?;
+        // NB: ARC takes the numeric App ID or the client ID (`Iv1.…`, `Iv23…`).
+        let numeric = app_id.bytes().all(|b| b.is_ascii_digit()) && app_id != "0";
+        let client_id = app_id.starts_with("Iv")
+            && app_id.len() > 4
+            && app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+        if !numeric && !client_id {
+            return Err(Error::InvalidAppId { value: app_id.to_owned() });
         }
-        let raw = installation_id
-            .map(str::trim)
-            .ok_or(Error::MissingInstallationId)?;
+        let raw = installation_id.map(str::trim).ok_or(Error::MissingInstallationId)?;
         let installation_id = match raw.parse::<u64>() {
             Ok(id) if id > 0 => id,
             _ => {
@@ -682,16 +685,10 @@ impl Auth {
                 } else {
                     ""
                 };
-                return Err(Error::InvalidInstallationId {
-                    value: raw.to_owned(),
-                    hint,
-                });
+                return Err(Error::InvalidInstallationId { value: raw.to_owned(), hint });
             }
         };
-        Ok(Self::GithubApp {
-            app_id: app_id.to_owned(),
-            installation_id,
-        })
+        Ok(Self::GithubApp { app_id: app_id.to_owned(), installation_id })
     }
 }
 
@@ -750,9 +747,7 @@ impl Installation {
         let mut targets: Vec<&Path> = self.mounts.iter().map(|m| m.target.as_path()).collect();
         targets.sort();
         if let Some(pair) = targets.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(Error::DuplicateMountTarget {
-                target: pair[0].display().to_string(),
-            });
+            return Err(Error::DuplicateMountTarget { target: pair[0].display().to_string() });
         }
         Ok(())
     }
@@ -777,15 +772,13 @@ impl Installation {
             .collect()
     }
 
-    /// The `runs-on:` line(s) a workflow uses to reach this installation.
+    /// The `runs-on:` value a workflow uses to reach this installation; with instances, an
+    /// expression that spreads runs over them.
     pub fn runs_on(&self) -> String {
         if self.instances <= 1 {
-            format!("runs-on: {}", self.name)
+            self.name.clone()
         } else {
-            format!(
-                "runs-on: {}-${{{{ github.run_number % {} + 1 }}}}",
-                self.name, self.instances
-            )
+            format!("{}-${{{{ github.run_number % {} + 1 }}}}", self.name, self.instances)
         }
     }
 }
@@ -809,9 +802,25 @@ pub fn check_collisions<'a>(
     existing: impl IntoIterator<Item = &'a Installation>,
 ) -> std::result::Result<(), String> {
     let wanted: Vec<String> = candidate.scale_sets().into_iter().map(|s| s.name).collect();
+    let owned_sources = |inst: &Installation| -> Vec<PathBuf> {
+        inst.mounts
+            .iter()
+            .filter(|m| m.kind != MountType::Socket)
+            .filter_map(|m| m.source.clone())
+            .collect()
+    };
+    let sources = owned_sources(candidate);
     for other in existing {
         if other.name == candidate.name {
             continue;
+        }
+        if let Some(shared) = owned_sources(other).into_iter().find(|s| sources.contains(s)) {
+            return Err(format!(
+                "host path {} is already a cache of installation {:?}; two installations never \
+                 share a cache: choose another directory (sockets may be shared)",
+                shared.display(),
+                other.name
+            ));
         }
         for set in other.scale_sets() {
             if wanted.contains(&set.name) {
@@ -845,15 +854,9 @@ mod tests {
     #[test]
     fn name_length_counts_the_instance_suffix() {
         let name = "a".repeat(MAX_SCALE_SET_NAME_LEN);
-        assert!(
-            validate_name(&name, 1).is_ok(),
-            "42 characters fit without instances"
-        );
+        assert!(validate_name(&name, 1).is_ok(), "42 characters fit without instances");
         let err = validate_name(&name, 2).unwrap_err();
-        assert!(
-            matches!(err, Error::NameTooLong { .. }),
-            "the -2 suffix pushes it over: {err}"
-        );
+        assert!(matches!(err, Error::NameTooLong { .. }), "the -2 suffix pushes it over: {err}");
         assert!(validate_name(&"a".repeat(MAX_SCALE_SET_NAME_LEN + 1), 1).is_err());
     }
 
@@ -874,40 +877,22 @@ mod tests {
     fn a_token_in_the_url_is_refused_and_never_quoted() {
         let err = GitHubUrl::parse("https://ghp_secret123@github.com/o/r").unwrap_err();
         let text = err.to_string();
-        assert!(
-            !text.contains("ghp_secret123"),
-            "the token must not be echoed: {text}"
-        );
+        assert!(!text.contains("ghp_secret123"), "the token must not be echoed: {text}");
         assert!(text.contains("credentials"), "{text}");
-        let err = GitHubUrl::parse("http://user:pw@github.com/o/r")
-            .unwrap_err()
-            .to_string();
+        let err = GitHubUrl::parse("http://user:pw@github.com/o/r").unwrap_err().to_string();
         assert!(!err.contains("pw@"), "{err}");
     }
 
     #[test]
     fn github_urls_are_normalised() {
         for (input, want) in [
-            (
-                "https://github.com/owner/repo",
-                "https://github.com/owner/repo",
-            ),
-            (
-                "https://GitHub.com/owner/repo.git/",
-                "https://github.com/owner/repo",
-            ),
+            ("https://github.com/owner/repo", "https://github.com/owner/repo"),
+            ("https://GitHub.com/owner/repo.git/", "https://github.com/owner/repo"),
             ("https://www.github.com/acme", "https://github.com/acme"),
-            (
-                "https://github.com/enterprises/big",
-                "https://github.com/enterprises/big",
-            ),
+            ("https://github.com/enterprises/big", "https://github.com/enterprises/big"),
             ("https://acme.ghe.com/o/r", "https://acme.ghe.com/o/r"),
         ] {
-            assert_eq!(
-                GitHubUrl::parse(input).unwrap().as_str(),
-                want,
-                "input {input}"
-            );
+            assert_eq!(GitHubUrl::parse(input).unwrap().as_str(), want, "input {input}");
         }
     }
 
@@ -925,14 +910,8 @@ mod tests {
         ];
         for (input, hint) in cases {
             let err = GitHubUrl::parse(input).unwrap_err().to_string();
-            assert!(
-                err.contains(hint),
-                "{input}: error {err:?} should contain {hint:?}"
-            );
-            assert!(
-                err.contains("--repository"),
-                "the error names the flag: {err}"
-            );
+            assert!(err.contains(hint), "{input}: error {err:?} should contain {hint:?}");
+            assert!(err.contains("--repository"), "the error names the flag: {err}");
         }
     }
 
@@ -950,19 +929,9 @@ mod tests {
     #[test]
     fn bad_mounts_are_refused() {
         let cwd = Path::new("/w");
-        for spec in [
-            "relative/target",
-            "/a:rel",
-            "/a:/b:Bogus",
-            "/a::/b",
-            "/a:/b:Socket:x",
-            "/",
-        ] {
+        for spec in ["relative/target", "/a:rel", "/a:/b:Bogus", "/a::/b", "/a:/b:Socket:x", "/"] {
             let err = Mount::parse(spec, cwd).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidMount { .. }),
-                "{spec} must be refused: {err}"
-            );
+            assert!(matches!(err, Error::InvalidMount { .. }), "{spec} must be refused: {err}");
         }
     }
 
@@ -978,20 +947,10 @@ mod tests {
             mounts: vec![],
             auth: Auth::Pat,
         };
-        assert!(
-            inst.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("--min-runners 3")
-        );
+        assert!(inst.validate().unwrap_err().to_string().contains("--min-runners 3"));
         inst.min_runners = 0;
         inst.instances = 0;
-        assert!(
-            inst.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("--instances 0")
-        );
+        assert!(inst.validate().unwrap_err().to_string().contains("--instances 0"));
         inst.instances = 3;
         assert!(inst.validate().is_ok());
         let names: Vec<_> = inst.scale_sets().into_iter().map(|s| s.name).collect();
@@ -1001,17 +960,12 @@ mod tests {
     #[test]
     fn github_app_needs_app_id_and_a_numeric_installation_id() {
         assert_eq!(Auth::github_app(None, Some("1")), Err(Error::MissingAppId));
-        let err = Auth::github_app(Some("123"), Some("Iv1.abc"))
-            .unwrap_err()
-            .to_string();
+        let err = Auth::github_app(Some("123"), Some("Iv1.abc")).unwrap_err().to_string();
         assert!(err.contains("Client ID"), "{err}");
         assert!(Auth::github_app(Some("123"), Some("0")).is_err());
         assert_eq!(
             Auth::github_app(Some("123"), Some("456")).unwrap(),
-            Auth::GithubApp {
-                app_id: "123".into(),
-                installation_id: 456
-            }
+            Auth::GithubApp { app_id: "123".into(), installation_id: 456 }
         );
     }
 }

@@ -92,11 +92,7 @@ struct RunnerState {
 }
 
 fn resource(kind: &str) -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "actions.github.com",
-        "v1alpha1",
-        kind,
-    ))
+    ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
 }
 
 /// Reads the status of every scale set in the cluster and in `config`, optionally only
@@ -131,10 +127,7 @@ pub async fn read(
         Ok(list) => list.items,
         Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
         Err(source) => {
-            return Err(Error::List {
-                kind: "Pod",
-                source,
-            });
+            return Err(Error::List { kind: "Pod", source });
         }
     };
 
@@ -145,17 +138,13 @@ pub async fn read(
         }
     }
     for set in &sets {
-        wanted
-            .entry(set.metadata.name.clone().unwrap_or_default())
-            .or_insert(None);
+        wanted.entry(set.metadata.name.clone().unwrap_or_default()).or_insert(None);
     }
     let statuses = wanted
         .into_iter()
         .filter(|(name, inst)| only.is_none_or(|o| o == name || inst.as_deref() == Some(o)))
         .map(|(name, installation)| {
-            let set = sets
-                .iter()
-                .find(|s| s.metadata.name.as_deref() == Some(&name));
+            let set = sets.iter().find(|s| s.metadata.name.as_deref() == Some(&name));
             let runner_set = runner_sets.iter().find(|s| label_of(s) == Some(&name));
             fold(name, installation, set, runner_set, &runners, &listeners)
         })
@@ -168,10 +157,7 @@ fn label_of(obj: &DynamicObject) -> Option<&String> {
 }
 
 fn status_of<T: serde::de::DeserializeOwned + Default>(obj: &DynamicObject) -> T {
-    obj.data
-        .get("status")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .unwrap_or_default()
+    obj.data.get("status").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default()
 }
 
 fn fold(
@@ -184,14 +170,10 @@ fn fold(
 ) -> RunnerStatus {
     let set_status: SetStatus = set.map(status_of).unwrap_or_default();
     let runner_set_status: SetStatus = runner_set.map(status_of).unwrap_or_default();
-    let mine: Vec<&DynamicObject> = runners
-        .iter()
-        .filter(|r| label_of(r) == Some(&name))
-        .collect();
+    let mine: Vec<&DynamicObject> = runners.iter().filter(|r| label_of(r) == Some(&name)).collect();
     let count = |phase: &str| {
-        mine.iter()
-            .filter(|r| status_of::<RunnerState>(r).phase.as_deref() == Some(phase))
-            .count() as u32
+        mine.iter().filter(|r| status_of::<RunnerState>(r).phase.as_deref() == Some(phase)).count()
+            as u32
     };
     // NB: ARC's counters lag behind the runners themselves; the larger of the two is shown.
     let running = count("Running").max(set_status.running_ephemeral_runners.unwrap_or(0));
@@ -219,22 +201,14 @@ fn fold(
         .collect();
     jobs.sort_by(|a, b| a.runner.cmp(&b.runner));
     let listener = listener_state(listeners.iter().find(|p| {
-        p.metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SCALE_SET_NAME_LABEL))
-            == Some(&name)
+        p.metadata.labels.as_ref().and_then(|l| l.get(SCALE_SET_NAME_LABEL)) == Some(&name)
     }));
     RunnerStatus {
         name,
         installation,
         deployed: set.is_some(),
         phase,
-        listener: if set.is_some() {
-            listener
-        } else {
-            "-".to_owned()
-        },
+        listener: if set.is_some() { listener } else { "-".to_owned() },
         running,
         pending,
         failed,
@@ -254,7 +228,5 @@ fn listener_state(pod: Option<&Pod>) -> String {
         .into_iter()
         .flatten()
         .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone());
-    waiting
-        .or_else(|| status.and_then(|s| s.phase.clone()))
-        .unwrap_or_else(|| "Unknown".to_owned())
+    waiting.or_else(|| status.and_then(|s| s.phase.clone())).unwrap_or_else(|| "Unknown".to_owned())
 }

@@ -1,10 +1,10 @@
 //! `deskrun add`: validate everything first, then store the secret in the keyring, then save
-//! the config, then deploy. A failure at any step leaves what was saved before unchanged.
+//! the config, then deploy. A failure before the save leaves what was saved before unchanged.
 
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
-use deskrun::config::ConfigStore;
+use deskrun::config::{Config, ConfigStore};
 use deskrun::secrets::{Secret, SecretStore};
 use deskrun::spec::{self, Auth, AuthType, ContainerMode, GitHubUrl, Installation, Mount};
 use secrecy::ExposeSecret;
@@ -19,9 +19,11 @@ Examples:
       --mode cached-privileged-kubernetes --mount /var/lib/docker --instances 3
   deskrun add app-runner -r https://github.com/acme --auth-type github-app \\
       --app-id 123456 --installation-id 7890123 --private-key-file app.pem
+  deskrun add my-runner -r https://github.com/owner/repo --replace --token-stdin
 
-The token (or private key) is stored in the OS keyring, never in the config file.
-Without --token-stdin, DESKRUN_TOKEN or --auth-value, deskrun prompts for it.";
+The token (or private key) is stored in the OS keyring, never in the config file. It is
+read from the first of: --token-stdin, --private-key-file, --auth-value, DESKRUN_TOKEN,
+or a prompt when standard input is a terminal.";
 
 /// Environment variable holding the token for `add`.
 const TOKEN_ENV: &str = "DESKRUN_TOKEN";
@@ -29,61 +31,76 @@ const TOKEN_ENV: &str = "DESKRUN_TOKEN";
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     let installation = installation_from(&args)?;
     let store = ConfigStore::from_env()?;
-    let existing = store.load()?;
-    check_new(&installation, &existing)?;
+    check_new(&installation, &store.load()?, args.replace)?;
     let secret = read_secret(&args, &installation.auth)?;
     if !args.no_verify {
         progress(
-            "note: credentials are not checked against GitHub yet; runners will report \
-                  rejected credentials in `deskrun status`",
+            "note: credentials are not checked against GitHub yet; a rejected token shows as \
+             a failing listener in `deskrun status`",
         );
     }
     let secrets = SecretStore::default();
-    secrets
-        .store(&installation.name, &secret)
-        .context("cannot store the token")?;
+    let previous = if args.replace { secrets.load(&installation.name).ok() } else { None };
+    secrets.store(&installation.name, &secret).context("cannot store the token")?;
     let saved = store.update(|config| {
         // NB: checked again under the lock: another process may have added it meanwhile.
-        check_new(&installation, config)?;
-        config
-            .installations
-            .insert(installation.name.clone(), installation.clone());
+        check_new(&installation, config, args.replace)?;
+        config.installations.insert(installation.name.clone(), installation.clone());
         Ok::<_, anyhow::Error>(())
     });
     if let Err(error) = saved {
-        // The config was not written, so the keyring entry would be an orphan.
-        let _ = secrets.delete(&installation.name);
+        // Nothing was saved, so the keyring goes back to what it held before.
+        let _ = match &previous {
+            Some(old) => secrets.store(&installation.name, old),
+            None => secrets.delete(&installation.name),
+        };
         return Err(error);
     }
-    progress(&format!(
-        "Saved installation {} ({})",
-        installation.name,
-        store.path().display()
-    ));
+    let verb = if args.replace { "Updated" } else { "Saved" };
+    progress(&format!("{verb} installation {} in {}", installation.name, store.path().display()));
     if !args.no_deploy {
-        super::reconcile::deploy_one(&installation.name).await?;
+        super::reconcile::deploy_one(&installation.name).await.with_context(|| {
+            format!(
+                "installation {} is saved, but deploying it failed; fix the cause and run \
+                 `deskrun up`",
+                installation.name
+            )
+        })?;
     }
-    print(&format!("{}\n", installation.runs_on()))
+    print(&format!("runs-on: {}\n", installation.runs_on()))
 }
 
 fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let mounts = args
-        .mounts
-        .iter()
-        .chain(&args.caches)
-        .map(|spec| Mount::parse(spec, &cwd))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut mounts =
+        args.mounts.iter().map(|spec| Mount::parse(spec, &cwd)).collect::<Result<Vec<_>, _>>()?;
+    for spec in &args.caches {
+        mounts.extend(Mount::parse_cache(spec, &cwd)?);
+    }
     let auth = match args.auth_type.parse::<AuthType>()? {
-        AuthType::Pat => Auth::Pat,
+        AuthType::Pat => {
+            for (given, flag) in [
+                (args.app_id.is_some(), "--app-id"),
+                (args.installation_id.is_some(), "--installation-id"),
+                (args.private_key_file.is_some(), "--private-key-file"),
+            ] {
+                if given {
+                    bail!("{flag} goes with --auth-type github-app; add that flag, or drop {flag}");
+                }
+            }
+            Auth::Pat
+        }
         AuthType::GithubApp => {
             Auth::github_app(args.app_id.as_deref(), args.installation_id.as_deref())?
         }
     };
-    if args.instances > 1 && (args.min_runners, args.max_runners) != (1, 5) {
+    if args.instances > 1
+        && (args.min_runners, args.max_runners)
+            != (spec::DEFAULT_MIN_RUNNERS, spec::DEFAULT_MAX_RUNNERS)
+    {
         progress(
             "note: --min-runners and --max-runners are ignored with --instances > 1: each \
-                  instance runs exactly one runner",
+             instance runs exactly one runner",
         );
     }
     let installation = Installation {
@@ -97,74 +114,97 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
         auth,
     };
     installation.validate()?;
+    if installation.mode == ContainerMode::Kubernetes
+        && installation.scale_sets().iter().any(|s| s.name.len() > spec::JOB_POD_NAME_WARN_LEN)
+    {
+        progress(&format!(
+            "warning: in kubernetes mode ARC shortens job pod names, so scale set names over \
+             {} characters can make parallel jobs collide; a shorter name is safer",
+            spec::JOB_POD_NAME_WARN_LEN
+        ));
+    }
     Ok(installation)
 }
 
-fn check_new(installation: &Installation, config: &deskrun::config::Config) -> anyhow::Result<()> {
-    if config.installations.contains_key(&installation.name) {
+fn check_new(installation: &Installation, config: &Config, replace: bool) -> anyhow::Result<()> {
+    let exists = config.installations.contains_key(&installation.name);
+    if exists && !replace {
         bail!(
-            "installation {:?} already exists; remove it first with `deskrun remove {}` or \
-             choose another name",
+            "installation {:?} already exists; change it with `deskrun add {} --replace …`, \
+             remove it with `deskrun remove {}`, or choose another name",
             installation.name,
+            installation.name,
+            installation.name
+        );
+    }
+    if replace && !exists {
+        bail!(
+            "--replace: there is no installation {:?} to replace; drop --replace to add it",
             installation.name
         );
     }
     spec::check_collisions(installation, config.installations.values()).map_err(anyhow::Error::msg)
 }
 
-/// Reads the token or key from the first source given: --auth-value, --token-stdin,
-/// --private-key-file, DESKRUN_TOKEN, or a prompt on a terminal.
+/// Reads the token or key from the one source given: --token-stdin, --private-key-file,
+/// --auth-value, DESKRUN_TOKEN, or a prompt on a terminal.
 fn read_secret(args: &AddArgs, auth: &Auth) -> anyhow::Result<Secret> {
     let is_app = matches!(auth, Auth::GithubApp { .. });
-    let what = if is_app { "private key" } else { "token" };
-    let secret = if let Some(value) = &args.auth_value {
-        progress(
-            "warning: --auth-value is visible to other processes and kept in shell \
-                  history; prefer --token-stdin or DESKRUN_TOKEN",
-        );
-        Secret::from(value.clone())
-    } else if args.token_stdin {
-        let mut value = String::new();
-        std::io::stdin()
-            .read_to_string(&mut value)
-            .context("cannot read standard input")?;
-        Secret::from(if is_app {
-            value
-        } else {
-            value.trim().to_owned()
-        })
-    } else if let Some(path) = &args.private_key_file {
-        if !is_app {
-            bail!(
-                "--private-key-file goes with --auth-type github-app; for a PAT use --token-stdin"
-            );
+    let what = if is_app { "GitHub App private key" } else { "token" };
+    let given: Vec<&str> = [
+        (args.token_stdin, "--token-stdin"),
+        (args.private_key_file.is_some(), "--private-key-file"),
+        (args.auth_value.is_some(), "--auth-value"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if given.len() > 1 {
+        bail!("the {what} is given twice ({}); give it once", given.join(" and "));
+    }
+    let raw = if args.token_stdin {
+        if std::io::stdin().is_terminal() {
+            progress(&format!("Reading the {what} from standard input (end with Ctrl-D)…"));
         }
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --private-key-file {}", path.display()))?;
-        Secret::from(pem)
-    } else if let Some(value) = std::env::var(TOKEN_ENV).ok().filter(|v| !v.is_empty()) {
-        Secret::from(value)
+        let mut value = String::new();
+        std::io::stdin().read_to_string(&mut value).context("cannot read standard input")?;
+        value
+    } else if let Some(path) = &args.private_key_file {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --private-key-file {}", path.display()))?
+    } else if let Some(value) = &args.auth_value {
+        progress(
+            "warning: --auth-value is visible to other processes and kept in shell history; \
+             prefer --token-stdin or DESKRUN_TOKEN",
+        );
+        value.clone()
+    } else if let Some(value) = std::env::var(TOKEN_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        value
     } else if !is_app && std::io::stdin().is_terminal() {
-        Secret::from(rpassword::prompt_password("GitHub token: ").context("cannot read the token")?)
+        rpassword::prompt_password("GitHub token: ").context("cannot read the token")?
     } else if is_app {
         bail!(
             "the GitHub App private key is missing: pass --private-key-file PATH (or the PEM \
-               through --token-stdin)"
+             through --token-stdin)"
         );
     } else {
         bail!(
             "the token is missing: pipe it with --token-stdin, set {TOKEN_ENV}, or run in a \
-               terminal to be prompted"
+             terminal to be prompted"
         );
     };
-    if secret.expose_secret().trim().is_empty() {
-        bail!("the {what} is empty");
+    // NB: wrapped at once, so the untrimmed copy is zeroized too. Neither a token nor a PEM
+    // key starts or ends with whitespace; a trailing newline from a file or echo does.
+    let raw = Secret::from(raw);
+    let value = raw.expose_secret().trim().to_owned();
+    if value.is_empty() {
+        bail!("the {what} is empty; pass the value itself (see `deskrun add --help`)");
     }
-    if is_app && !secret.expose_secret().contains("-----BEGIN") {
+    if is_app && !value.contains("-----BEGIN") {
         bail!(
             "the GitHub App private key is not a PEM file (it must start with -----BEGIN); \
-               download a new key from the App's settings page"
+             download a new key from the App's settings page"
         );
     }
-    Ok(secret)
+    Ok(Secret::from(value))
 }

@@ -27,28 +27,19 @@ pub async fn create_cluster(store: &ConfigStore, cluster: &KindCluster) -> anyho
         .context("cannot find a data directory: set DESKRUN_DATA_DIR or HOME")?;
     let cache_root = CacheRoot::new(&data_dir);
     std::fs::create_dir_all(&cache_root.host).with_context(|| {
-        format!(
-            "cannot create the cache directory {}",
-            cache_root.host.display()
-        )
+        format!("cannot create the cache directory {}", cache_root.host.display())
     })?;
     let host_paths = arc::required_host_paths(config.installations.values());
     progress(&format!(
         "Creating kind cluster {} (the first time takes a few minutes to pull the node image)…",
         cluster.name()
     ));
-    cluster
-        .create(&KindConfig::new(&cache_root.host, &host_paths))
-        .await?;
+    cluster.create(&KindConfig::new(&cache_root.host, &host_paths)).await?;
     store.update(|config| {
         config.cluster.host_mounts = host_paths;
         Ok::<_, anyhow::Error>(())
     })?;
-    progress(&format!(
-        "Created cluster {} (context {})",
-        cluster.name(),
-        cluster.context()
-    ));
+    progress(&format!("Created cluster {} (context {})", cluster.name(), cluster.context()));
     Ok(())
 }
 
@@ -105,11 +96,7 @@ pub async fn status(format: OutputFormat) -> anyhow::Result<()> {
         OutputFormat::Text => print(&format!(
             "Cluster {}: {} (context {})\n",
             report.name,
-            if report.running {
-                "running"
-            } else {
-                "not created; `deskrun up` creates it"
-            },
+            if report.running { "running" } else { "not running; `deskrun up` creates it" },
             report.context
         )),
     }

@@ -117,8 +117,11 @@ struct AddArgs {
     /// organization https://github.com/ORG, or https://github.com/enterprises/ENT.
     #[arg(short, long, value_name = "URL")]
     repository: String,
-    /// Container mode: kubernetes (default), cached-privileged-kubernetes, or dind.
-    #[arg(short, long, default_value = "kubernetes", value_name = "MODE")]
+    /// Container mode: kubernetes (each job in its own pod), cached-privileged-kubernetes
+    /// (job pods privileged root, for systemd and nested containers), or dind
+    /// (Docker-in-Docker).
+    #[arg(short, long, default_value = "kubernetes", value_name = "MODE",
+          value_parser = ["kubernetes", "cached-privileged-kubernetes", "dind"])]
     mode: String,
     /// Idle runners kept ready.
     #[arg(long, default_value_t = deskrun::spec::DEFAULT_MIN_RUNNERS, value_name = "N")]
@@ -133,11 +136,11 @@ struct AddArgs {
     /// SRC:TARGET:TYPE with TYPE DirectoryOrCreate (default), Directory or Socket.
     #[arg(long = "mount", value_name = "SPEC")]
     mounts: Vec<String>,
-    /// Older spelling of --mount (TARGET or SRC:TARGET).
+    /// Older spelling of --mount: TARGET or SRC:TARGET, several separated by commas.
     #[arg(long = "cache", value_name = "SPEC")]
     caches: Vec<String>,
     /// Credentials: pat (personal access token) or github-app.
-    #[arg(long, default_value = "pat", value_name = "TYPE")]
+    #[arg(long, default_value = "pat", value_name = "TYPE", value_parser = ["pat", "github-app"])]
     auth_type: String,
     /// The token (or, for github-app, the private key PEM). Visible to other processes and
     /// kept in shell history: prefer --token-stdin, DESKRUN_TOKEN or the prompt.
@@ -161,20 +164,22 @@ struct AddArgs {
     /// Skip checking the credentials against GitHub (for offline use).
     #[arg(long)]
     no_verify: bool,
+    /// Replace an existing installation of this name (settings and credentials); its
+    /// runners are updated in place and, for new credentials, its listeners restart.
+    #[arg(long)]
+    replace: bool,
 }
 
 /// Sets up logging to stderr: warnings by default, debug with `--verbose`, or `RUST_LOG`.
 pub fn init_logging(verbose: bool) {
-    let default = if verbose {
-        "deskrun=debug"
-    } else {
-        "deskrun=warn"
-    };
+    // NB: off by default: the CLI prints every error itself, once; logs are for --verbose.
+    let default = if verbose { "deskrun=debug" } else { "off" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

@@ -37,7 +37,7 @@ pub fn list(format: OutputFormat) -> anyhow::Result<()> {
     if installations.is_empty() {
         return print("No installations. Add one with `deskrun add NAME --repository URL`.\n");
     }
-    let rows: Vec<[String; 7]> = installations
+    let rows: Vec<[String; 6]> = installations
         .iter()
         .map(|inst| {
             let runners = if inst.instances > 1 {
@@ -56,24 +56,11 @@ pub fn list(format: OutputFormat) -> anyhow::Result<()> {
                 inst.mode.to_string(),
                 runners,
                 auth,
-                if mounts.is_empty() {
-                    "-".to_owned()
-                } else {
-                    mounts.join(",")
-                },
-                String::new(),
+                if mounts.is_empty() { "-".to_owned() } else { mounts.join(",") },
             ]
         })
         .collect();
-    let headers = [
-        "NAME",
-        "REPOSITORY",
-        "MODE",
-        "RUNNERS",
-        "AUTH",
-        "MOUNTS",
-        "",
-    ];
+    let headers = ["NAME", "REPOSITORY", "MODE", "RUNNERS", "AUTH", "MOUNTS"];
     print(&table(&headers, &rows))
 }
 
@@ -98,10 +85,7 @@ pub async fn status(only: Option<&str>, format: OutputFormat) -> anyhow::Result<
             .installations
             .values()
             .any(|inst| inst.name == name || inst.scale_sets().iter().any(|s| s.name == name));
-        anyhow::ensure!(
-            known,
-            "no installation named {name:?}; `deskrun list` shows them"
-        );
+        anyhow::ensure!(known, "no installation named {name:?}; `deskrun list` shows them");
     }
     let cluster = KindCluster::new(&config.cluster.name);
     let running = cluster.exists().await?;
@@ -129,18 +113,10 @@ fn render_status(report: &StatusReport) -> String {
     let mut out = String::new();
     let cluster = &report.cluster;
     if !cluster.running {
-        let _ = writeln!(
-            out,
-            "Cluster {}: not running; `deskrun up` starts it",
-            cluster.name
-        );
+        let _ = writeln!(out, "Cluster {}: not running; `deskrun up` starts it", cluster.name);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "Cluster {}: running (context {})",
-        cluster.name, cluster.context
-    );
+    let _ = writeln!(out, "Cluster {}: running (context {})", cluster.name, cluster.context);
     if report.runners.is_empty() {
         out.push_str("No runners. Add one with `deskrun add NAME --repository URL`.\n");
         return out;
@@ -162,16 +138,11 @@ fn render_status(report: &StatusReport) -> String {
         })
         .collect();
     out.push_str(&table(
-        &[
-            "NAME", "PHASE", "LISTENER", "RUNNING", "PENDING", "FAILED", "JOBS",
-        ],
+        &["NAME", "PHASE", "LISTENER", "RUNNING", "PENDING", "FAILED", "JOBS"],
         &rows,
     ));
-    let jobs: Vec<_> = report
-        .runners
-        .iter()
-        .flat_map(|r| r.jobs.iter().map(move |j| (r, j)))
-        .collect();
+    let jobs: Vec<_> =
+        report.runners.iter().flat_map(|r| r.jobs.iter().map(move |j| (r, j))).collect();
     if !jobs.is_empty() {
         out.push_str("\nCurrent jobs:\n");
         for (runner, job) in jobs {
@@ -185,7 +156,7 @@ fn render_status(report: &StatusReport) -> String {
     out
 }
 
-/// A left-aligned table; trailing empty columns are dropped.
+/// A left-aligned table, columns two spaces apart.
 fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(str::len);
     for row in rows {

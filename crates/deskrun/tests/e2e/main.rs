@@ -18,37 +18,17 @@ fn add_all(home: &Home) {
     let npm = home.dir.path().join("npm-cache");
     let key = write_test_key(home.dir.path());
     let mut cmd = home.cmd();
-    cmd.args([
-        "add",
-        "k8s",
-        "-r",
-        "https://github.com/acme/app",
-        "--no-verify",
-    ])
-    .args(["--min-runners", "0", "--max-runners", "3"])
-    .env("DESKRUN_TOKEN", TOKEN);
+    cmd.args(["add", "k8s", "-r", "https://github.com/acme/app", "--no-verify"])
+        .args(["--min-runners", "0", "--max-runners", "3"])
+        .env("DESKRUN_TOKEN", TOKEN);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "add k8s: {}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "runs-on: k8s\n",
-        "add ends with the runs-on line"
-    );
-    assert!(
-        stderr(&out).contains("is not running"),
-        "no cluster yet: {}",
-        stderr(&out)
-    );
+    assert_eq!(stdout(&out), "runs-on: k8s\n", "add ends with the runs-on line");
+    assert!(stderr(&out).contains("is not running"), "no cluster yet: {}", stderr(&out));
 
     let out = home
         .cmd()
-        .args([
-            "add",
-            "priv",
-            "-r",
-            "https://github.com/acme/app.git",
-            "--no-verify",
-        ])
+        .args(["add", "priv", "-r", "https://github.com/acme/app.git", "--no-verify"])
         .args(["--mode", "cached-privileged-kubernetes", "--instances", "2"])
         .args(["--mount", "/var/lib/docker", "--cache", "/root/.cache"])
         .arg("--mount")
@@ -61,15 +41,7 @@ fn add_all(home: &Home) {
 
     let mut child = home
         .cmd()
-        .args([
-            "add",
-            "dind",
-            "-r",
-            "https://github.com/acme",
-            "-m",
-            "dind",
-            "--no-verify",
-        ])
+        .args(["add", "dind", "-r", "https://github.com/acme", "-m", "dind", "--no-verify"])
         .arg("--token-stdin")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -77,32 +49,14 @@ fn add_all(home: &Home) {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{TOKEN}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{TOKEN}\n").as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "add dind: {}", stderr(&out));
 
     let out = home
         .cmd()
-        .args([
-            "add",
-            "app",
-            "-r",
-            "https://github.com/acme/app",
-            "--no-verify",
-        ])
-        .args([
-            "--auth-type",
-            "github-app",
-            "--app-id",
-            "12345",
-            "--installation-id",
-            "67890",
-        ])
+        .args(["add", "app", "-r", "https://github.com/acme/app", "--no-verify"])
+        .args(["--auth-type", "github-app", "--app-id", "12345", "--installation-id", "67890"])
         .arg("--private-key-file")
         .arg(&key)
         .output()
@@ -126,10 +80,7 @@ fn runner_container(ars: &DynamicObject) -> &Value {
 }
 
 fn env_of(container: &Value, name: &str) -> Option<String> {
-    container["env"]
-        .as_array()?
-        .iter()
-        .find(|e| e["name"] == name)?["value"]
+    container["env"].as_array()?.iter().find(|e| e["name"] == name)?["value"]
         .as_str()
         .map(str::to_owned)
 }
@@ -142,17 +93,11 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     let user_kubeconfig = std::fs::read(harness_env("KUBECONFIG")).unwrap();
     add_all(&home);
     let config = std::fs::read_to_string(home.config_path()).unwrap();
-    assert!(
-        !config.contains(TOKEN),
-        "the config file must not hold the token"
-    );
+    assert!(!config.contains(TOKEN), "the config file must not hold the token");
 
     let out = home.ok(&["up"]);
     let log = stderr(&out);
-    assert!(
-        log.contains("+ install ARC controller"),
-        "up shows its plan: {log}"
-    );
+    assert!(log.contains("+ install ARC controller"), "up shows its plan: {log}");
     assert!(log.contains("+ deploy scale set priv-2"), "{log}");
     assert_eq!(
         std::fs::read(harness_env("KUBECONFIG")).unwrap(),
@@ -161,50 +106,33 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     );
 
     // The kind config maps the cache root and the user's host path into the node.
-    let kind_config = std::fs::read_to_string(
-        state
-            .join("kind-clusters")
-            .join(CLUSTER)
-            .join("config.yaml"),
-    )
-    .unwrap();
+    let kind_config =
+        std::fs::read_to_string(state.join("kind-clusters").join(CLUSTER).join("config.yaml"))
+            .unwrap();
     let npm = home.dir.path().join("npm-cache");
-    assert!(
-        kind_config.contains(&format!("hostPath: {}", npm.display())),
-        "{kind_config}"
-    );
-    assert!(
-        kind_config.contains("containerPath: /var/lib/deskrun/cache"),
-        "{kind_config}"
-    );
+    assert!(kind_config.contains(&format!("hostPath: {}", npm.display())), "{kind_config}");
+    assert!(kind_config.contains("containerPath: /var/lib/deskrun/cache"), "{kind_config}");
 
     let client = client().await;
     // CRDs are established.
     let crds: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
         kube::Api::all(client.clone());
-    let established: BTreeSet<String> = crds
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|crd| {
-            crd.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
+    let established: BTreeSet<String> =
+        crds.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|crd| {
+                crd.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+                    c.iter().any(|c| c.type_ == "Established" && c.status == "True")
                 })
-        })
-        .filter_map(|crd| crd.metadata.name)
-        .collect();
-    for crd in [
-        "autoscalingrunnersets",
-        "ephemeralrunnersets",
-        "ephemeralrunners",
-        "autoscalinglisteners",
-    ] {
+            })
+            .filter_map(|crd| crd.metadata.name)
+            .collect();
+    for crd in
+        ["autoscalingrunnersets", "ephemeralrunnersets", "ephemeralrunners", "autoscalinglisteners"]
+    {
         assert!(
             established.contains(&format!("{crd}.actions.github.com")),
             "CRD {crd} established"
@@ -213,18 +141,10 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
 
     // The controller runs the pinned version.
     let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), NS);
-    let controller = deployments
-        .get("arc-gha-rs-controller")
-        .await
-        .expect("controller Deployment");
-    let image = controller.spec.unwrap().template.spec.unwrap().containers[0]
-        .image
-        .clone()
-        .unwrap();
-    assert!(
-        image.ends_with(":0.14.2"),
-        "controller image pinned to 0.14.2: {image}"
-    );
+    let controller = deployments.get("arc-gha-rs-controller").await.expect("controller Deployment");
+    let image =
+        controller.spec.unwrap().template.spec.unwrap().containers[0].image.clone().unwrap();
+    assert!(image.ends_with(":0.14.2"), "controller image pinned to 0.14.2: {image}");
 
     // Every scale set, with URL, counts, mode, volumes.
     let sets = list_dynamic(&client, "AutoscalingRunnerSet").await;
@@ -233,25 +153,13 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
             .find(|s| s.metadata.name.as_deref() == Some(name))
             .unwrap_or_else(|| panic!("AutoscalingRunnerSet {name} missing"))
     };
-    let names: BTreeSet<_> = sets
-        .iter()
-        .filter_map(|s| s.metadata.name.clone())
-        .collect();
-    assert_eq!(
-        names,
-        BTreeSet::from(["app", "dind", "k8s", "priv-1", "priv-2"].map(String::from))
-    );
+    let names: BTreeSet<_> = sets.iter().filter_map(|s| s.metadata.name.clone()).collect();
+    assert_eq!(names, BTreeSet::from(["app", "dind", "k8s", "priv-1", "priv-2"].map(String::from)));
     let k8s = by_name("k8s");
-    assert_eq!(
-        k8s.data["spec"]["githubConfigUrl"],
-        "https://github.com/acme/app"
-    );
+    assert_eq!(k8s.data["spec"]["githubConfigUrl"], "https://github.com/acme/app");
     assert_eq!(k8s.data["spec"]["githubConfigSecret"], "deskrun-k8s-github");
     assert_eq!(
-        (
-            k8s.data["spec"]["minRunners"].clone(),
-            k8s.data["spec"]["maxRunners"].clone()
-        ),
+        (k8s.data["spec"]["minRunners"].clone(), k8s.data["spec"]["maxRunners"].clone()),
         (json!(0), json!(3))
     );
     assert_eq!(
@@ -270,10 +178,7 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
         ".git is normalised away"
     );
     assert_eq!(
-        (
-            priv1.data["spec"]["minRunners"].clone(),
-            priv1.data["spec"]["maxRunners"].clone()
-        ),
+        (priv1.data["spec"]["minRunners"].clone(), priv1.data["spec"]["maxRunners"].clone()),
         (json!(1), json!(1))
     );
     let runner = runner_container(priv1);
@@ -286,10 +191,7 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
         "privileged hook template env"
     );
     let volumes = priv1.data["spec"]["template"]["spec"]["volumes"].to_string();
-    assert!(
-        volumes.contains("deskrun-priv-1-hook"),
-        "hook ConfigMap volume: {volumes}"
-    );
+    assert!(volumes.contains("deskrun-priv-1-hook"), "hook ConfigMap volume: {volumes}");
     assert!(
         volumes.contains("/var/lib/deskrun/cache/priv/instance-1/var_lib_docker"),
         "partitioned cache: {volumes}"
@@ -305,54 +207,28 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     );
 
     let maps: kube::Api<ConfigMap> = kube::Api::namespaced(client.clone(), NS);
-    let hook = maps
-        .get("deskrun-priv-1-hook")
-        .await
-        .expect("hook ConfigMap");
+    let hook = maps.get("deskrun-priv-1-hook").await.expect("hook ConfigMap");
     let template = hook.data.unwrap().into_values().next().unwrap();
-    for needle in [
-        "privileged: true",
-        "SYS_ADMIN",
-        "SYSTEMD_IGNORE_CHROOT",
-        "/sys/fs/cgroup",
-        "/root/.npm",
-    ] {
-        assert!(
-            template.contains(needle),
-            "hook template has {needle}: {template}"
-        );
+    for needle in
+        ["privileged: true", "SYS_ADMIN", "SYSTEMD_IGNORE_CHROOT", "/sys/fs/cgroup", "/root/.npm"]
+    {
+        assert!(template.contains(needle), "hook template has {needle}: {template}");
     }
 
     let dind = by_name("dind");
-    assert_eq!(
-        dind.data["spec"]["githubConfigUrl"],
-        "https://github.com/acme"
-    );
+    assert_eq!(dind.data["spec"]["githubConfigUrl"], "https://github.com/acme");
     let init = dind.data["spec"]["template"]["spec"]["initContainers"].to_string();
-    assert!(
-        init.contains("docker:dind"),
-        "dind mode has the Docker sidecar: {init}"
-    );
+    assert!(init.contains("docker:dind"), "dind mode has the Docker sidecar: {init}");
 
     // Credentials Secrets carry exactly ARC's keys.
     let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), NS);
     let keys = |s: Secret| s.data.unwrap().into_keys().collect::<Vec<_>>();
-    assert_eq!(
-        keys(secrets.get("deskrun-k8s-github").await.unwrap()),
-        ["github_token"]
-    );
+    assert_eq!(keys(secrets.get("deskrun-k8s-github").await.unwrap()), ["github_token"]);
     assert_eq!(
         keys(secrets.get("deskrun-app-github").await.unwrap()),
-        [
-            "github_app_id",
-            "github_app_installation_id",
-            "github_app_private_key"
-        ]
+        ["github_app_id", "github_app_installation_id", "github_app_private_key"]
     );
-    assert_eq!(
-        by_name("app").data["spec"]["githubConfigSecret"],
-        "deskrun-app-github"
-    );
+    assert_eq!(by_name("app").data["spec"]["githubConfigSecret"], "deskrun-app-github");
 
     // No token in any Helm release's values.
     for release in ["k8s", "priv-1", "priv-2", "dind", "app", "arc"] {
@@ -372,11 +248,7 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
             .env("KUBECONFIG", kind_kubeconfig(home.dir.path()))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "helm get values {release}: {}",
-            stderr(&out)
-        );
+        assert!(out.status.success(), "helm get values {release}: {}", stderr(&out));
         let values = stdout(&out);
         assert!(
             !values.contains(TOKEN) && !values.contains("PRIVATE KEY"),
@@ -387,16 +259,8 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     // A second up changes nothing at all.
     let before = resource_versions(&client).await;
     let out = home.ok(&["up"]);
-    assert!(
-        stderr(&out).contains("Nothing to change"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        resource_versions(&client).await,
-        before,
-        "a second up must write nothing"
-    );
+    assert!(stderr(&out).contains("Nothing to change"), "{}", stderr(&out));
+    assert_eq!(resource_versions(&client).await, before, "a second up must write nothing");
 
     // remove one: its release and objects go, the others are untouched.
     let before: Vec<_> = resource_versions(&client)
@@ -411,27 +275,19 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
         after.iter().all(|(name, _)| !name.contains("/dind")),
         "dind's objects are gone: {after:?}"
     );
-    assert_eq!(
-        after, before,
-        "removing dind must not touch the other objects"
-    );
+    assert_eq!(after, before, "removing dind must not touch the other objects");
     let list = stdout(&home.ok(&["list", "--output", "json"]));
     assert!(!list.contains("\"dind\""), "dind left the config: {list}");
 
     // down: no scale set remains; the config keeps them.
     home.ok(&["down"]);
     assert!(
-        list_dynamic(&client, "AutoscalingRunnerSet")
-            .await
-            .is_empty(),
+        list_dynamic(&client, "AutoscalingRunnerSet").await.is_empty(),
         "down removes every scale set"
     );
     let list = stdout(&home.ok(&["list"]));
     for name in ["k8s", "priv", "app"] {
-        assert!(
-            list.contains(name),
-            "down keeps {name} in the config: {list}"
-        );
+        assert!(list.contains(name), "down keeps {name} in the config: {list}");
     }
 }
 
@@ -450,20 +306,10 @@ fn kind_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
 async fn status_and_list_output() {
     let _cluster = exclusive_cluster().await;
     let home = Home::new();
-    for (name, extra) in [
-        ("web", vec!["--max-runners", "4"]),
-        ("ci", vec!["--instances", "2"]),
-    ] {
+    for (name, extra) in [("web", vec!["--max-runners", "4"]), ("ci", vec!["--instances", "2"])] {
         let out = home
             .cmd()
-            .args([
-                "add",
-                name,
-                "-r",
-                "https://github.com/acme/web",
-                "--no-verify",
-                "--no-deploy",
-            ])
+            .args(["add", name, "-r", "https://github.com/acme/web", "--no-verify", "--no-deploy"])
             .args(extra)
             .env("DESKRUN_TOKEN", TOKEN)
             .output()
@@ -478,18 +324,11 @@ async fn status_and_list_output() {
     let client = client().await;
     simulate_runners(&client, "web").await;
     insta::assert_snapshot!("status_text", stdout(&home.ok(&["status"])));
-    insta::assert_snapshot!(
-        "status_json",
-        stdout(&home.ok(&["status", "--output", "json"]))
-    );
+    insta::assert_snapshot!("status_json", stdout(&home.ok(&["status", "--output", "json"])));
     insta::assert_snapshot!("status_one", stdout(&home.ok(&["status", "ci"])));
     let out = home.run(&["status", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no installation named \"nope\""),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no installation named \"nope\""), "{}", stderr(&out));
 }
 
 /// Creates what ARC's controller and listener would: an EphemeralRunnerSet, three
@@ -564,9 +403,7 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
         "spec": {"containers": [{"name": "listener", "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.14.2"}]},
     }))
     .unwrap();
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .expect("listener pod");
+    pods.create(&PostParams::default(), &pod).await.expect("listener pod");
     pods.patch_status(
         &format!("{scale_set}-754b578d-listener"),
         &PatchParams::default(),
@@ -579,70 +416,28 @@ async fn simulate_runners(client: &kube::Client, scale_set: &str) {
 #[test]
 fn bad_input_is_refused_before_anything_is_saved() {
     let home = Home::new();
-    let cases: &[(&[&str], &str)] = &[
+    let repo = "https://github.com/o/r";
+    // (arguments, exit code, what the error must name)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["add", "My_Runner", "-r", repo], 1, "\"my-runner\""),
         (
-            &["add", "My_Runner", "-r", "https://github.com/o/r"],
-            "\"my-runner\"",
-        ),
-        (
-            &[
-                "add",
-                "r",
-                "-r",
-                "https://github.com/o/r",
-                "--min-runners",
-                "4",
-                "--max-runners",
-                "2",
-            ],
+            &["add", "r", "-r", repo, "--min-runners", "4", "--max-runners", "2"],
+            1,
             "--min-runners 4",
         ),
+        (&["add", "r", "-r", repo, "--instances", "0"], 1, "--instances 0"),
+        (&["add", "r", "-r", repo, "--instances", "1000"], 1, "--instances 1000"),
+        (&["add", "r", "-r", "http://github.com/o/r"], 1, "https"),
+        (&["add", "r", "-r", "github.com/o/r"], 1, "--repository"),
+        (&["add", "r", "-r", "https://github.com//r"], 1, "empty path part"),
+        (&["add", "r", "-r", "https://ghp_leak123@github.com/o/r"], 1, "credentials"),
+        (&["add", "r", "-r", repo, "--mount", "relative/path"], 1, "absolute"),
+        (&["add", "r", "-r", repo, "--mount", "/a:/b:Bogus"], 1, "unknown type"),
+        (&["add", "r", "-r", repo, "--cache", "rel"], 1, "--cache \"rel\""),
+        (&["add", "r", "-r", repo, "--cache", "/a:/b:Socket"], 1, "--mount SRC:TARGET:TYPE"),
         (
-            &[
-                "add",
-                "r",
-                "-r",
-                "https://github.com/o/r",
-                "--instances",
-                "0",
-            ],
-            "--instances 0",
-        ),
-        (&["add", "r", "-r", "http://github.com/o/r"], "https"),
-        (&["add", "r", "-r", "github.com/o/r"], "--repository"),
-        (
-            &[
-                "add",
-                "r",
-                "-r",
-                "https://github.com/o/r",
-                "--mount",
-                "relative/path",
-            ],
-            "absolute",
-        ),
-        (
-            &[
-                "add",
-                "r",
-                "-r",
-                "https://github.com/o/r",
-                "--mount",
-                "/a:/b:Bogus",
-            ],
-            "unknown type",
-        ),
-        (
-            &[
-                "add",
-                "r",
-                "-r",
-                "https://github.com/o/r",
-                "--auth-type",
-                "github-app",
-                "--installation-id",
-                "1",
-            ],
+            &["add", "r", "-r", repo, "--auth-type", "github-app", "--installation-id", "1"],
+            1,
             "--app-id",
         ),
         (
@@ -650,37 +445,57 @@ fn bad_input_is_refused_before_anything_is_saved() {
                 "add",
                 "r",
                 "-r",
-                "https://github.com/o/r",
-                "--mode",
-                "docker",
+                repo,
+                "--auth-type",
+                "github-app",
+                "--app-id",
+                "abc",
+                "--installation-id",
+                "1",
             ],
-            "--mode",
+            1,
+            "--app-id \"abc\"",
         ),
+        (
+            &[
+                "add",
+                "r",
+                "-r",
+                repo,
+                "--auth-type",
+                "github-app",
+                "--app-id",
+                "1",
+                "--installation-id",
+                "Iv23liAbc",
+            ],
+            1,
+            "Client ID",
+        ),
+        (
+            &["add", "r", "-r", repo, "--app-id", "5"],
+            1,
+            "--app-id goes with --auth-type github-app",
+        ),
+        (&["add", "r", "-r", repo, "--token-stdin", "--auth-value", "x"], 1, "given twice"),
+        (&["add", "r", "-r", repo, "--replace"], 1, "no installation \"r\" to replace"),
+        (&["add", "r", "-r", repo, "--mode", "docker"], 2, "--mode"),
+        (&["add", "r", "-r", repo, "--auth-type", "ssh"], 2, "--auth-type"),
     ];
-    for (args, needle) in cases {
-        let out = home
-            .cmd()
-            .args(*args)
-            .env("DESKRUN_TOKEN", TOKEN)
-            .output()
-            .unwrap();
+    for (args, code, needle) in cases {
+        let out = home.cmd().args(*args).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
         let err = stderr(&out);
         assert_eq!(
             out.status.code(),
-            Some(1),
-            "{args:?} must fail with exit code 1: {err}"
+            Some(*code),
+            "{args:?} must fail with exit code {code}: {err}"
         );
-        assert!(
-            err.starts_with("deskrun: "),
-            "errors start with the program name: {err}"
-        );
-        assert!(
-            err.contains(needle),
-            "{args:?}: error {err:?} should name {needle:?}"
-        );
-        assert!(
-            !home.config_path().exists(),
-            "{args:?}: nothing may be saved"
-        );
+        assert!(err.contains(needle), "{args:?}: error {err:?} should name {needle:?}");
+        assert!(!err.contains(TOKEN) && !err.contains("ghp_leak123"), "no secret in errors: {err}");
+        assert!(!home.config_path().exists(), "{args:?}: nothing may be saved");
+        if *code == 1 {
+            assert!(err.starts_with("deskrun: "), "errors start with the program name: {err}");
+            assert_eq!(err.matches("deskrun: ").count(), 1, "the error is printed once: {err}");
+        }
     }
 }

@@ -35,9 +35,7 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temp home"),
-        }
+        Self { dir: tempfile::tempdir().expect("temp home") }
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -100,10 +98,7 @@ pub async fn exclusive_cluster() -> tokio::sync::MutexGuard<'static, ()> {
 
 /// Runs the stand-in kind directly (to reset the cluster between tests).
 pub fn kind(args: &[&str]) {
-    let status = std::process::Command::new("kind")
-        .args(args)
-        .status()
-        .expect("run kind");
+    let status = std::process::Command::new("kind").args(args).status().expect("run kind");
     assert!(status.success(), "kind {args:?} failed");
 }
 
@@ -113,41 +108,28 @@ pub async fn client() -> kube::Client {
         .args(["get", "kubeconfig", "--name", CLUSTER])
         .output()
         .expect("kind get kubeconfig");
-    assert!(
-        out.status.success(),
-        "kind get kubeconfig: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "kind get kubeconfig: {}", stderr(&out));
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&stdout(&out)).expect("kubeconfig");
     let options = kube::config::KubeConfigOptions {
         context: Some(format!("kind-{CLUSTER}")),
         ..Default::default()
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
 /// The ARC resource `kind` (AutoscalingRunnerSet, …).
 pub fn arc_resource(kind: &str) -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "actions.github.com",
-        "v1alpha1",
-        kind,
-    ))
+    ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
 }
 
 /// Every object of the ARC kinds and core kinds in arc-systems, as `kind/name → resourceVersion`.
 pub async fn resource_versions(client: &kube::Client) -> Vec<(String, String)> {
-    let mut kinds: Vec<ApiResource> = [
-        "AutoscalingRunnerSet",
-        "EphemeralRunnerSet",
-        "EphemeralRunner",
-    ]
-    .into_iter()
-    .map(arc_resource)
-    .collect();
+    let mut kinds: Vec<ApiResource> =
+        ["AutoscalingRunnerSet", "EphemeralRunnerSet", "EphemeralRunner"]
+            .into_iter()
+            .map(arc_resource)
+            .collect();
     for (group, version, kind) in [
         ("", "v1", "Secret"),
         ("", "v1", "ConfigMap"),
@@ -156,9 +138,7 @@ pub async fn resource_versions(client: &kube::Client) -> Vec<(String, String)> {
         ("rbac.authorization.k8s.io", "v1", "Role"),
         ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
     ] {
-        kinds.push(ApiResource::from_gvk(&GroupVersionKind::gvk(
-            group, version, kind,
-        )));
+        kinds.push(ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)));
     }
     let mut versions = Vec::new();
     for resource in kinds {
@@ -166,11 +146,7 @@ pub async fn resource_versions(client: &kube::Client) -> Vec<(String, String)> {
             kube::Api::namespaced_with(client.clone(), "arc-systems", &resource);
         for obj in api.list(&ListParams::default()).await.expect("list").items {
             versions.push((
-                format!(
-                    "{}/{}",
-                    resource.kind,
-                    obj.metadata.name.unwrap_or_default()
-                ),
+                format!("{}/{}", resource.kind, obj.metadata.name.unwrap_or_default()),
                 obj.metadata.resource_version.unwrap_or_default(),
             ));
         }
@@ -183,12 +159,7 @@ pub async fn resource_versions(client: &kube::Client) -> Vec<(String, String)> {
             "CustomResourceDefinition",
         )),
     );
-    for obj in crds
-        .list(&ListParams::default())
-        .await
-        .expect("list crds")
-        .items
-    {
+    for obj in crds.list(&ListParams::default()).await.expect("list crds").items {
         versions.push((
             format!("CRD/{}", obj.metadata.name.unwrap_or_default()),
             obj.metadata.resource_version.unwrap_or_default(),

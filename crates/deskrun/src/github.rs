@@ -1,0 +1,609 @@
+//! GitHub's REST API, for the checks deskrun makes before it saves credentials: can this token
+//! (or GitHub App) register runners for this URL, and which installation of the App serves
+//! it. The registration and installation tokens these checks obtain are short-lived and
+//! dropped unread.
+//!
+//! It does not store credentials (see [`crate::secrets`]) nor parse App keys (see
+//! [`crate::app_key`]); the runners themselves talk to GitHub through ARC, not through here.
+//! No error, log line or `Debug` output here carries a token, JWT or key.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+
+use crate::app_key;
+use crate::secrets::Secret;
+use crate::spec::{GitHubScope, GitHubUrl};
+
+/// The environment variable that replaces the API base derived from the URL: for tests, and
+/// for Enterprise Servers reached through a proxy.
+pub const API_URL_ENV: &str = "DESKRUN_GITHUB_API_URL";
+
+/// The REST API version deskrun is written against.
+const API_VERSION: &str = "2022-11-28";
+
+/// How long one request may take, connecting included.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+const USER_AGENT: &str = concat!("deskrun/", env!("CARGO_PKG_VERSION"));
+
+/// Errors checking credentials with GitHub. Each says what to fix; none quotes a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API base is not an http(s) URL.
+    #[error("the GitHub API address is not an http(s) URL; check {API_URL_ENV}")]
+    InvalidBase,
+    /// No answer from GitHub: DNS, connection, TLS or timeout.
+    #[error("cannot reach GitHub at {base}: {reason}; check the network or use --no-verify")]
+    Unreachable {
+        /// The API base.
+        base: String,
+        /// What went wrong, in words.
+        reason: &'static str,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The credential cannot be put in an HTTP header.
+    #[error(
+        "the token cannot be sent to GitHub: it has characters no token has (a line break or \
+         a space inside it?); copy it again"
+    )]
+    MalformedCredential {
+        /// The HTTP client's error, which does not quote the header.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// GitHub rejected the token (HTTP 401).
+    #[error(
+        "GitHub rejected the token (HTTP 401): it is wrong, expired or revoked; create a new \
+         one"
+    )]
+    BadToken,
+    /// GitHub rejected the App's JWT (HTTP 401).
+    #[error(
+        "GitHub rejected the App's JWT (HTTP 401): check --app-id {app_id:?} and that the \
+         private key belongs to this App (and that this computer's clock is right)"
+    )]
+    BadAppJwt {
+        /// The App ID or client ID the JWT was issued for.
+        app_id: String,
+    },
+    /// The credential lacks the permission to register runners (HTTP 403).
+    #[error("the {credential} cannot register runners for {target} (HTTP 403): {needs}")]
+    MissingPermission {
+        /// "token" or "GitHub App".
+        credential: &'static str,
+        /// What the runners are for ("repository acme/app").
+        target: String,
+        /// The permission or scope to grant.
+        needs: &'static str,
+    },
+    /// GitHub's rate limit is used up (HTTP 403 or 429).
+    #[error(
+        "GitHub's API rate limit is exhausted; try again {}, or use --no-verify",
+        retry_when(*.reset_at)
+    )]
+    RateLimited {
+        /// When the limit resets, in seconds since the Unix epoch, if GitHub said.
+        reset_at: Option<u64>,
+    },
+    /// The repository, organization or enterprise is not visible to the token (HTTP 404).
+    #[error(
+        "not found: the {target} does not exist or this token cannot see it (a fine-grained \
+         token must include it in its resource access)"
+    )]
+    NotFound {
+        /// What was looked for ("repository acme/app").
+        target: String,
+    },
+    /// The App has no installation covering the URL (HTTP 404).
+    #[error(
+        "the App is not installed on {target}: install it from the App's settings page \
+         (Install App), and give it access to {target}"
+    )]
+    AppNotInstalled {
+        /// `OWNER/REPO`, `ORG` or `enterprise ENT`.
+        target: String,
+    },
+    /// The installation ID does not belong to this App (HTTP 404).
+    #[error(
+        "the App has no installation {installation_id}: check --installation-id (the number at \
+         the end of the installation's URL, …/settings/installations/<id>)"
+    )]
+    InstallationNotFound {
+        /// The installation ID given.
+        installation_id: u64,
+    },
+    /// GitHub could not say which installation of the App serves an enterprise.
+    #[error(
+        "cannot look up the App's installation on enterprise {enterprise}: pass \
+         --installation-id (the number at the end of the installation's URL, \
+         …/settings/installations/<id>)"
+    )]
+    EnterpriseInstallationUnknown {
+        /// The enterprise slug.
+        enterprise: String,
+    },
+    /// The App's private key is not usable.
+    #[error(transparent)]
+    PrivateKey(#[from] app_key::Error),
+    /// The JWT could not be signed.
+    #[error("cannot sign the App's JWT with its private key")]
+    Jwt {
+        /// The signing library's error, which never quotes the key.
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    /// Any other refusal, with GitHub's own words.
+    #[error("GitHub answered HTTP {status} to {action}: {message}")]
+    UnexpectedStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The request, in words.
+        action: &'static str,
+        /// The `message` field of GitHub's answer, shortened, with any credential masked.
+        message: String,
+    },
+    /// GitHub's answer was not the JSON expected.
+    #[error("GitHub's answer to {action} could not be read")]
+    BadResponse {
+        /// The request, in words.
+        action: &'static str,
+        /// The HTTP client's decoding error.
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+/// Shorthand for results in this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A client of one GitHub REST API (github.com, a GHE.com subdomain or an Enterprise Server).
+#[derive(Debug, Clone)]
+pub struct GitHubApi {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// Which credential a request carries, which decides what GitHub's refusals mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// A personal access token.
+    Token,
+    /// An App installation's token.
+    App,
+}
+
+/// What a request was for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose<'a> {
+    /// A runner registration token for the scope.
+    RegistrationToken {
+        scope: &'a GitHubScope,
+        credential: Credential,
+    },
+    /// The App's installation on the scope's account, asked with the App's JWT.
+    Installation {
+        scope: &'a GitHubScope,
+        app_id: &'a str,
+    },
+    /// An installation token, asked with the App's JWT.
+    InstallationToken { app_id: &'a str, installation_id: u64 },
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct InstallationToken {
+    token: Secret,
+}
+
+/// The claims GitHub reads from an App's JWT.
+#[derive(Serialize)]
+struct AppClaims<'a> {
+    iat: u64,
+    exp: u64,
+    iss: &'a str,
+}
+
+impl GitHubApi {
+    /// The API of `url`'s host, or the one named by [`API_URL_ENV`] when it is set.
+    pub fn for_url(url: &GitHubUrl) -> Self {
+        Self::for_url_or(url, std::env::var(API_URL_ENV).ok())
+    }
+
+    fn for_url_or(url: &GitHubUrl, overridden: Option<String>) -> Self {
+        match overridden.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(base) => Self::with_base(base),
+            None => Self::with_base(&url.api_base()),
+        }
+    }
+
+    /// The API at `base`, e.g. `https://api.github.com` or `https://HOST/api/v3`. A base that
+    /// is not a URL is reported by the first request, as [`Error::InvalidBase`].
+    pub fn with_base(base: &str) -> Self {
+        let base = match url::Url::parse(base.trim()) {
+            Ok(mut url) => {
+                // NB: requests authenticate with a bearer header; credentials written into the
+                // base would only end up in error messages.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.as_str().trim_end_matches('/').to_owned()
+            }
+            Err(_) => base.to_owned(),
+        };
+        Self {
+            base,
+            client: http_client(),
+        }
+    }
+
+    /// The API base requests go to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Checks that `token` can register runners for `url`, by asking for a registration
+    /// token (which is discarded).
+    #[tracing::instrument(skip_all, fields(url = %url, api = %self.base), err)]
+    pub async fn verify_pat(&self, url: &GitHubUrl, token: &Secret) -> Result<()> {
+        self.registration_token(url.scope(), token, Credential::Token)
+            .await
+    }
+
+    /// Finds the ID of the App's installation that covers `url`, signing in as the App with
+    /// its private key `key` (PEM).
+    #[tracing::instrument(skip_all, fields(url = %url, api = %self.base, app_id), err)]
+    pub async fn find_installation(&self, url: &GitHubUrl, app_id: &str, key: &Secret) -> Result<u64> {
+        let jwt = app_jwt(app_id, key)?;
+        let scope = url.scope();
+        let path = match scope {
+            GitHubScope::Repository { owner, repo } => ["repos", owner, repo, "installation"].to_vec(),
+            GitHubScope::Organization { org } => ["orgs", org, "installation"].to_vec(),
+            GitHubScope::Enterprise { enterprise } => {
+                ["enterprises", enterprise, "installation"].to_vec()
+            }
+        };
+        let purpose = Purpose::Installation { scope, app_id };
+        let response = self
+            .send(Method::GET, &path, &jwt, purpose, StatusCode::OK)
+            .await?;
+        let installation: Installation = response.json().await.map_err(|source| Error::BadResponse {
+            action: purpose.action(),
+            source,
+        })?;
+        Ok(installation.id)
+    }
+
+    /// Checks that the App's installation `installation_id` can register runners for `url`:
+    /// signs in as the App, gets an installation token, and asks for a registration token
+    /// with it (both tokens are discarded).
+    #[tracing::instrument(
+        skip_all,
+        fields(url = %url, api = %self.base, app_id, installation_id),
+        err
+    )]
+    pub async fn verify_app(
+        &self,
+        url: &GitHubUrl,
+        app_id: &str,
+        installation_id: u64,
+        key: &Secret,
+    ) -> Result<()> {
+        let jwt = app_jwt(app_id, key)?;
+        let id = installation_id.to_string();
+        let path = ["app", "installations", &id, "access_tokens"];
+        let purpose = Purpose::InstallationToken {
+            app_id,
+            installation_id,
+        };
+        let response = self
+            .send(Method::POST, &path, &jwt, purpose, StatusCode::CREATED)
+            .await?;
+        let token: InstallationToken =
+            response.json().await.map_err(|source| Error::BadResponse {
+                action: purpose.action(),
+                source,
+            })?;
+        self.registration_token(url.scope(), &token.token, Credential::App)
+            .await
+    }
+
+    async fn registration_token(
+        &self,
+        scope: &GitHubScope,
+        bearer: &Secret,
+        credential: Credential,
+    ) -> Result<()> {
+        const TAIL: [&str; 3] = ["actions", "runners", "registration-token"];
+        let path: Vec<&str> = match scope {
+            GitHubScope::Repository { owner, repo } => ["repos", owner, repo].to_vec(),
+            GitHubScope::Organization { org } => ["orgs", org].to_vec(),
+            GitHubScope::Enterprise { enterprise } => ["enterprises", enterprise].to_vec(),
+        };
+        let path = [path.as_slice(), &TAIL].concat();
+        let purpose = Purpose::RegistrationToken { scope, credential };
+        // NB: the answer holds a registration token, a credential of its own: drop it unread.
+        self.send(Method::POST, &path, bearer, purpose, StatusCode::CREATED)
+            .await
+            .map(drop)
+    }
+
+    /// Sends one request and returns the answer if it has the `expected` status; any other
+    /// answer becomes the error that explains it.
+    async fn send(
+        &self,
+        method: Method,
+        path: &[&str],
+        bearer: &Secret,
+        purpose: Purpose<'_>,
+        expected: StatusCode,
+    ) -> Result<reqwest::Response> {
+        let url = self.endpoint(path)?;
+        let response = self
+            .client
+            .request(method, url)
+            // NB: bearer_auth marks the header sensitive, so no Debug or log shows it.
+            .bearer_auth(bearer.expose_secret())
+            .header(header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION)
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|source| self.unreachable(source))?;
+        if response.status() == expected {
+            return Ok(response);
+        }
+        Err(refusal(response, purpose, bearer).await)
+    }
+
+    fn endpoint(&self, path: &[&str]) -> Result<url::Url> {
+        let mut url = url::Url::parse(&self.base).map_err(|_| Error::InvalidBase)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::InvalidBase);
+        }
+        url.path_segments_mut()
+            .map_err(|()| Error::InvalidBase)?
+            .pop_if_empty()
+            .extend(path);
+        Ok(url)
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> Error {
+        if source.is_builder() {
+            return Error::MalformedCredential { source };
+        }
+        let reason = if source.is_timeout() {
+            "no answer within 10 seconds"
+        } else if source.is_connect() {
+            "the connection failed (DNS, refused or TLS)"
+        } else {
+            "the request failed"
+        };
+        Error::Unreachable {
+            base: self.base.clone(),
+            reason,
+            source,
+        }
+    }
+}
+
+impl Purpose<'_> {
+    fn action(self) -> &'static str {
+        match self {
+            Self::RegistrationToken { .. } => "the runner registration-token request",
+            Self::Installation { .. } => "the App installation lookup",
+            Self::InstallationToken { .. } => "the installation-token request",
+        }
+    }
+
+    /// What GitHub's refusal with `status` means for this request.
+    fn explain(self, status: StatusCode, message: String) -> Error {
+        use Credential::{App, Token};
+        match (self, status) {
+            (Self::RegistrationToken { credential: Token, .. }, StatusCode::UNAUTHORIZED) => {
+                Error::BadToken
+            }
+            (Self::RegistrationToken { scope, credential }, StatusCode::FORBIDDEN) => {
+                Error::MissingPermission {
+                    credential: match credential {
+                        Token => "token",
+                        App => "GitHub App",
+                    },
+                    target: target(scope),
+                    needs: needed_permission(scope, credential),
+                }
+            }
+            (Self::RegistrationToken { scope, credential: Token }, StatusCode::NOT_FOUND) => {
+                Error::NotFound {
+                    target: target(scope),
+                }
+            }
+            (Self::RegistrationToken { scope, credential: App }, StatusCode::NOT_FOUND) => {
+                Error::AppNotInstalled {
+                    target: account(scope),
+                }
+            }
+            (
+                Self::Installation { app_id, .. } | Self::InstallationToken { app_id, .. },
+                StatusCode::UNAUTHORIZED,
+            ) => Error::BadAppJwt {
+                app_id: app_id.to_owned(),
+            },
+            // NB: a 404 here is either no installation or an Enterprise Server without this
+            // endpoint (it is new in 2026); either way the ID must come from the user.
+            (Self::Installation { scope: GitHubScope::Enterprise { enterprise }, .. }, StatusCode::NOT_FOUND) => {
+                Error::EnterpriseInstallationUnknown {
+                    enterprise: enterprise.clone(),
+                }
+            }
+            (Self::Installation { scope, .. }, StatusCode::NOT_FOUND) => Error::AppNotInstalled {
+                target: account(scope),
+            },
+            (Self::InstallationToken { installation_id, .. }, StatusCode::NOT_FOUND) => {
+                Error::InstallationNotFound { installation_id }
+            }
+            (purpose, status) => Error::UnexpectedStatus {
+                status: status.as_u16(),
+                action: purpose.action(),
+                message,
+            },
+        }
+    }
+}
+
+/// The permission runner registration needs, as ARC's documentation names it.
+fn needed_permission(scope: &GitHubScope, credential: Credential) -> &'static str {
+    match (scope, credential) {
+        (GitHubScope::Repository { .. }, Credential::Token) => {
+            "a fine-grained token needs the repository permission \"Administration: read and \
+             write\" (a classic token needs the repo scope)"
+        }
+        (GitHubScope::Organization { .. }, Credential::Token) => {
+            "a fine-grained token needs the organization permission \"Self-hosted runners: read \
+             and write\" (a classic token needs the admin:org scope)"
+        }
+        (GitHubScope::Enterprise { .. }, _) => {
+            "enterprise runners need a classic token with the manage_runners:enterprise scope"
+        }
+        (GitHubScope::Repository { .. }, Credential::App) => {
+            "give the App the repository permission \"Administration: read and write\" on its \
+             settings page, then accept the new permission on the installation"
+        }
+        (GitHubScope::Organization { .. }, Credential::App) => {
+            "give the App the organization permission \"Self-hosted runners: read and write\" \
+             on its settings page, then accept the new permission on the installation"
+        }
+    }
+}
+
+/// "repository OWNER/REPO", "organization ORG" or "enterprise ENT".
+fn target(scope: &GitHubScope) -> String {
+    match scope {
+        GitHubScope::Repository { owner, repo } => format!("repository {owner}/{repo}"),
+        GitHubScope::Organization { org } => format!("organization {org}"),
+        GitHubScope::Enterprise { enterprise } => format!("enterprise {enterprise}"),
+    }
+}
+
+/// "OWNER/REPO", "ORG" or "enterprise ENT": where an App is installed.
+fn account(scope: &GitHubScope) -> String {
+    match scope {
+        GitHubScope::Repository { owner, repo } => format!("{owner}/{repo}"),
+        GitHubScope::Organization { org } => org.clone(),
+        GitHubScope::Enterprise { enterprise } => format!("enterprise {enterprise}"),
+    }
+}
+
+/// Turns a refused request into its error.
+async fn refusal(response: reqwest::Response, purpose: Purpose<'_>, bearer: &Secret) -> Error {
+    let status = response.status();
+    if is_rate_limited(status, response.headers()) {
+        return Error::RateLimited {
+            reset_at: reset_at(response.headers()),
+        };
+    }
+    let body = response.text().await.unwrap_or_default();
+    purpose.explain(status, github_message(&body, status, bearer))
+}
+
+/// GitHub signals an exhausted limit with 429, or with 403 and these headers (primary limit:
+/// `x-ratelimit-remaining: 0`; secondary limit: `retry-after`).
+fn is_rate_limited(status: StatusCode, headers: &HeaderMap) -> bool {
+    let remaining_zero = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN
+            && (remaining_zero || headers.contains_key(header::RETRY_AFTER)))
+}
+
+/// When the limit resets: `x-ratelimit-reset` (epoch seconds), else now plus `retry-after`.
+fn reset_at(headers: &HeaderMap) -> Option<u64> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    number("x-ratelimit-reset").or_else(|| number("retry-after").map(|secs| now() + secs))
+}
+
+/// "after HH:MM (UTC)", rounded up to the minute, or "in a few minutes".
+fn retry_when(reset_at: Option<u64>) -> String {
+    match reset_at {
+        Some(at) => {
+            let minutes = at.div_ceil(60);
+            format!("after {:02}:{:02} (UTC)", minutes / 60 % 24, minutes % 60)
+        }
+        None => "in a few minutes".to_owned(),
+    }
+}
+
+/// GitHub's `message`, one line of at most 200 characters, with the credential masked in
+/// case a proxy echoes the request.
+fn github_message(body: &str, status: StatusCode, bearer: &Secret) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message").to_owned());
+    let secret = bearer.expose_secret();
+    let masked = if secret.is_empty() {
+        message
+    } else {
+        message.replace(secret, "***")
+    };
+    masked
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// A JWT that signs in as the App for nine minutes (GitHub allows at most ten).
+fn app_jwt(app_id: &str, key: &Secret) -> Result<Secret> {
+    let der = app_key::pkcs1_der(key)?;
+    let now = now();
+    // Issued a minute back, so that a clock slightly ahead of GitHub's is not refused.
+    let claims = AppClaims {
+        iat: now.saturating_sub(60),
+        exp: now + 9 * 60,
+        iss: app_id,
+    };
+    let header = Header::new(Algorithm::RS256);
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&der))
+        .map(Secret::from)
+        .map_err(|source| Error::Jwt { source })
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn http_client() -> reqwest::Client {
+    let builder = || {
+        reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(TIMEOUT)
+    };
+    builder()
+        .build()
+        .or_else(|error| {
+            // A system store with only unreadable certificates fails the build; GitHub's
+            // public certificates are still trusted through the bundled roots.
+            tracing::warn!(%error, "ignoring the system's certificate store");
+            builder().tls_built_in_native_certs(false).build()
+        })
+        .expect("a rustls client with bundled roots needs nothing from the system")
+}
