@@ -183,15 +183,9 @@ enum Credential {
 #[derive(Debug, Clone, Copy)]
 enum Purpose<'a> {
     /// A runner registration token for the scope.
-    RegistrationToken {
-        scope: &'a GitHubScope,
-        credential: Credential,
-    },
+    RegistrationToken { scope: &'a GitHubScope, credential: Credential },
     /// The App's installation on the scope's account, asked with the App's JWT.
-    Installation {
-        scope: &'a GitHubScope,
-        app_id: &'a str,
-    },
+    Installation { scope: &'a GitHubScope, app_id: &'a str },
     /// An installation token, asked with the App's JWT.
     InstallationToken { app_id: &'a str, installation_id: u64 },
 }
@@ -240,10 +234,7 @@ impl GitHubApi {
             }
             Err(_) => base.to_owned(),
         };
-        Self {
-            base,
-            client: http_client(),
-        }
+        Self { base, client: http_client() }
     }
 
     /// The API base requests go to.
@@ -255,31 +246,35 @@ impl GitHubApi {
     /// token (which is discarded).
     #[tracing::instrument(skip_all, fields(url = %url, api = %self.base), err)]
     pub async fn verify_pat(&self, url: &GitHubUrl, token: &Secret) -> Result<()> {
-        self.registration_token(url.scope(), token, Credential::Token)
-            .await
+        self.registration_token(url.scope(), token, Credential::Token).await
     }
 
     /// Finds the ID of the App's installation that covers `url`, signing in as the App with
     /// its private key `key` (PEM).
-    #[tracing::instrument(skip_all, fields(url = %url, api = %self.base, app_id), err)]
-    pub async fn find_installation(&self, url: &GitHubUrl, app_id: &str, key: &Secret) -> Result<u64> {
+    #[tracing::instrument(skip_all, fields(url = %url, api = %self.base, app_id = %app_id), err)]
+    pub async fn find_installation(
+        &self,
+        url: &GitHubUrl,
+        app_id: &str,
+        key: &Secret,
+    ) -> Result<u64> {
         let jwt = app_jwt(app_id, key)?;
         let scope = url.scope();
         let path = match scope {
-            GitHubScope::Repository { owner, repo } => ["repos", owner, repo, "installation"].to_vec(),
+            GitHubScope::Repository { owner, repo } => {
+                ["repos", owner, repo, "installation"].to_vec()
+            }
             GitHubScope::Organization { org } => ["orgs", org, "installation"].to_vec(),
             GitHubScope::Enterprise { enterprise } => {
                 ["enterprises", enterprise, "installation"].to_vec()
             }
         };
         let purpose = Purpose::Installation { scope, app_id };
-        let response = self
-            .send(Method::GET, &path, &jwt, purpose, StatusCode::OK)
-            .await?;
-        let installation: Installation = response.json().await.map_err(|source| Error::BadResponse {
-            action: purpose.action(),
-            source,
-        })?;
+        let response = self.send(Method::GET, &path, &jwt, purpose, StatusCode::OK).await?;
+        let installation: Installation = response
+            .json()
+            .await
+            .map_err(|source| Error::BadResponse { action: purpose.action(), source })?;
         Ok(installation.id)
     }
 
@@ -288,7 +283,7 @@ impl GitHubApi {
     /// with it (both tokens are discarded).
     #[tracing::instrument(
         skip_all,
-        fields(url = %url, api = %self.base, app_id, installation_id),
+        fields(url = %url, api = %self.base, app_id = %app_id, installation_id = installation_id),
         err
     )]
     pub async fn verify_app(
@@ -301,20 +296,13 @@ impl GitHubApi {
         let jwt = app_jwt(app_id, key)?;
         let id = installation_id.to_string();
         let path = ["app", "installations", &id, "access_tokens"];
-        let purpose = Purpose::InstallationToken {
-            app_id,
-            installation_id,
-        };
-        let response = self
-            .send(Method::POST, &path, &jwt, purpose, StatusCode::CREATED)
-            .await?;
-        let token: InstallationToken =
-            response.json().await.map_err(|source| Error::BadResponse {
-                action: purpose.action(),
-                source,
-            })?;
-        self.registration_token(url.scope(), &token.token, Credential::App)
+        let purpose = Purpose::InstallationToken { app_id, installation_id };
+        let response = self.send(Method::POST, &path, &jwt, purpose, StatusCode::CREATED).await?;
+        let token: InstallationToken = response
+            .json()
             .await
+            .map_err(|source| Error::BadResponse { action: purpose.action(), source })?;
+        self.registration_token(url.scope(), &token.token, Credential::App).await
     }
 
     async fn registration_token(
@@ -332,9 +320,7 @@ impl GitHubApi {
         let path = [path.as_slice(), &TAIL].concat();
         let purpose = Purpose::RegistrationToken { scope, credential };
         // NB: the answer holds a registration token, a credential of its own: drop it unread.
-        self.send(Method::POST, &path, bearer, purpose, StatusCode::CREATED)
-            .await
-            .map(drop)
+        self.send(Method::POST, &path, bearer, purpose, StatusCode::CREATED).await.map(drop)
     }
 
     /// Sends one request and returns the answer if it has the `expected` status; any other
@@ -370,10 +356,7 @@ impl GitHubApi {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::InvalidBase);
         }
-        url.path_segments_mut()
-            .map_err(|()| Error::InvalidBase)?
-            .pop_if_empty()
-            .extend(path);
+        url.path_segments_mut().map_err(|()| Error::InvalidBase)?.pop_if_empty().extend(path);
         Ok(url)
     }
 
@@ -388,11 +371,7 @@ impl GitHubApi {
         } else {
             "the request failed"
         };
-        Error::Unreachable {
-            base: self.base.clone(),
-            reason,
-            source,
-        }
+        Error::Unreachable { base: self.base.clone(), reason, source }
     }
 }
 
@@ -423,31 +402,24 @@ impl Purpose<'_> {
                 }
             }
             (Self::RegistrationToken { scope, credential: Token }, StatusCode::NOT_FOUND) => {
-                Error::NotFound {
-                    target: target(scope),
-                }
+                Error::NotFound { target: target(scope) }
             }
             (Self::RegistrationToken { scope, credential: App }, StatusCode::NOT_FOUND) => {
-                Error::AppNotInstalled {
-                    target: account(scope),
-                }
+                Error::AppNotInstalled { target: account(scope) }
             }
             (
                 Self::Installation { app_id, .. } | Self::InstallationToken { app_id, .. },
                 StatusCode::UNAUTHORIZED,
-            ) => Error::BadAppJwt {
-                app_id: app_id.to_owned(),
-            },
+            ) => Error::BadAppJwt { app_id: app_id.to_owned() },
             // NB: a 404 here is either no installation or an Enterprise Server without this
             // endpoint (it is new in 2026); either way the ID must come from the user.
-            (Self::Installation { scope: GitHubScope::Enterprise { enterprise }, .. }, StatusCode::NOT_FOUND) => {
-                Error::EnterpriseInstallationUnknown {
-                    enterprise: enterprise.clone(),
-                }
+            (
+                Self::Installation { scope: GitHubScope::Enterprise { enterprise }, .. },
+                StatusCode::NOT_FOUND,
+            ) => Error::EnterpriseInstallationUnknown { enterprise: enterprise.clone() },
+            (Self::Installation { scope, .. }, StatusCode::NOT_FOUND) => {
+                Error::AppNotInstalled { target: account(scope) }
             }
-            (Self::Installation { scope, .. }, StatusCode::NOT_FOUND) => Error::AppNotInstalled {
-                target: account(scope),
-            },
             (Self::InstallationToken { installation_id, .. }, StatusCode::NOT_FOUND) => {
                 Error::InstallationNotFound { installation_id }
             }
@@ -507,9 +479,7 @@ fn account(scope: &GitHubScope) -> String {
 async fn refusal(response: reqwest::Response, purpose: Purpose<'_>, bearer: &Secret) -> Error {
     let status = response.status();
     if is_rate_limited(status, response.headers()) {
-        return Error::RateLimited {
-            reset_at: reset_at(response.headers()),
-        };
+        return Error::RateLimited { reset_at: reset_at(response.headers()) };
     }
     let body = response.text().await.unwrap_or_default();
     purpose.explain(status, github_message(&body, status, bearer))
@@ -530,10 +500,7 @@ fn is_rate_limited(status: StatusCode, headers: &HeaderMap) -> bool {
 /// When the limit resets: `x-ratelimit-reset` (epoch seconds), else now plus `retry-after`.
 fn reset_at(headers: &HeaderMap) -> Option<u64> {
     let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok())
     };
     number("x-ratelimit-reset").or_else(|| number("retry-after").map(|secs| now() + secs))
 }
@@ -557,16 +524,8 @@ fn github_message(body: &str, status: StatusCode, bearer: &Secret) -> String {
         .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message").to_owned());
     let secret = bearer.expose_secret();
-    let masked = if secret.is_empty() {
-        message
-    } else {
-        message.replace(secret, "***")
-    };
-    masked
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
+    let masked = if secret.is_empty() { message } else { message.replace(secret, "***") };
+    masked.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect()
 }
 
 /// A JWT that signs in as the App for nine minutes (GitHub allows at most ten).
@@ -574,11 +533,7 @@ fn app_jwt(app_id: &str, key: &Secret) -> Result<Secret> {
     let der = app_key::pkcs1_der(key)?;
     let now = now();
     // Issued a minute back, so that a clock slightly ahead of GitHub's is not refused.
-    let claims = AppClaims {
-        iat: now.saturating_sub(60),
-        exp: now + 9 * 60,
-        iss: app_id,
-    };
+    let claims = AppClaims { iat: now.saturating_sub(60), exp: now + 9 * 60, iss: app_id };
     let header = Header::new(Algorithm::RS256);
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&der))
         .map(Secret::from)
@@ -586,17 +541,11 @@ fn app_jwt(app_id: &str, key: &Secret) -> Result<Secret> {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn http_client() -> reqwest::Client {
-    let builder = || {
-        reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(TIMEOUT)
-    };
+    let builder = || reqwest::Client::builder().user_agent(USER_AGENT).connect_timeout(TIMEOUT);
     builder()
         .build()
         .or_else(|error| {
@@ -606,4 +555,444 @@ fn http_client() -> reqwest::Client {
             builder().tls_built_in_native_certs(false).build()
         })
         .expect("a rustls client with bundled roots needs nothing from the system")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use jsonwebtoken::{DecodingKey, Validation};
+    use rsa::pkcs1::EncodeRsaPublicKey as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    use serde_json::json;
+    use wiremock::matchers::{header, header_regex, method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    use super::*;
+    use crate::app_key::test_keys;
+
+    const TOKEN: &str = "ghp_TEST0nly0token0never0shown";
+    const INSTALL_TOKEN: &str = "ghs_TEST0nly0installation0token";
+    const APP_ID: &str = "12345";
+
+    /// One App key for the whole module: generating RSA keys is the slow part of these tests.
+    fn app_key() -> &'static (Secret, String) {
+        static KEY: OnceLock<(Secret, String)> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let private = test_keys::rsa_pkcs1();
+            let public = test_keys::public_key_of(&private);
+            (Secret::from(private), public)
+        })
+    }
+
+    fn url(input: &str) -> GitHubUrl {
+        GitHubUrl::parse(input).unwrap()
+    }
+
+    fn token() -> Secret {
+        Secret::from(TOKEN.to_owned())
+    }
+
+    /// Checks the JWT in `request`: RS256, signed by the test App's key (verified with the
+    /// public half OpenSSL derived), issued by `APP_ID`, living under GitHub's ten minutes.
+    fn signed_by_app(request: &Request) -> bool {
+        let Some(jwt) = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let public = rsa::PublicKey::from_public_key_pem(&app_key().1).unwrap();
+        let der = public.to_pkcs1_der().unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        validation.set_issuer(&[APP_ID]);
+        let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(
+            jwt,
+            &DecodingKey::from_rsa_der(der.as_bytes()),
+            &validation,
+        ) else {
+            return false;
+        };
+        let (iat, exp) = (data.claims["iat"].as_u64(), data.claims["exp"].as_u64());
+        data.header.alg == Algorithm::RS256
+            && matches!((iat, exp), (Some(iat), Some(exp)) if iat < now() && exp - iat <= 600)
+    }
+
+    /// The error's Display chain and Debug, where no credential may appear.
+    fn assert_secret_free(error: &Error) {
+        let mut text = format!("{error} {error:?}");
+        let mut source = std::error::Error::source(error);
+        while let Some(e) = source {
+            text.push_str(&e.to_string());
+            source = e.source();
+        }
+        let key = app_key().0.expose_secret();
+        let key_line = key.lines().nth(1).unwrap();
+        for secret in [TOKEN, INSTALL_TOKEN, key_line] {
+            assert!(!text.contains(secret), "errors must never carry a credential: {text}");
+        }
+    }
+
+    async fn refuse(server: &MockServer, verb: &str, at: &str, response: ResponseTemplate) {
+        Mock::given(method(verb))
+            .and(path(at))
+            .respond_with(response)
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+
+    #[test]
+    fn the_api_base_comes_from_the_url_unless_overridden() {
+        let github = url("https://github.com/acme/app");
+        assert_eq!(GitHubApi::for_url_or(&github, None).base(), "https://api.github.com");
+        let ghes = url("https://git.corp/acme");
+        assert_eq!(GitHubApi::for_url_or(&ghes, None).base(), "https://git.corp/api/v3");
+        let overridden = GitHubApi::for_url_or(&ghes, Some("http://127.0.0.1:9/api/v3/".into()));
+        assert_eq!(overridden.base(), "http://127.0.0.1:9/api/v3");
+        let blank = GitHubApi::for_url_or(&github, Some(" ".into()));
+        assert_eq!(blank.base(), "https://api.github.com", "an empty override is no override");
+    }
+
+    #[tokio::test]
+    async fn a_pat_is_checked_at_the_registration_endpoint_of_each_scope() {
+        let server = MockServer::start().await;
+        let cases = [
+            ("https://github.com/acme/app", "/repos/acme/app/actions/runners/registration-token"),
+            ("https://github.com/acme", "/orgs/acme/actions/runners/registration-token"),
+            (
+                "https://github.com/enterprises/big",
+                "/enterprises/big/actions/runners/registration-token",
+            ),
+        ];
+        for (_, at) in cases {
+            Mock::given(method("POST"))
+                .and(path(at))
+                .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+                .and(header("accept", "application/vnd.github+json"))
+                .and(header("x-github-api-version", API_VERSION))
+                .and(header_regex("user-agent", "^deskrun/"))
+                .respond_with(
+                    ResponseTemplate::new(201)
+                        .set_body_json(json!({"token": "AABBCC", "expires_at": "2026-01-01"})),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let api = GitHubApi::with_base(&server.uri());
+        for (input, at) in cases {
+            api.verify_pat(&url(input), &token())
+                .await
+                .unwrap_or_else(|e| panic!("POST {at} answered 201, so {input} is fine: {e}"));
+        }
+        // NB: `expect(1)` on each mock is checked when the server drops.
+    }
+
+    #[tokio::test]
+    async fn an_enterprise_server_base_keeps_its_api_prefix() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/orgs/acme/actions/runners/registration-token"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let api = GitHubApi::with_base(&format!("{}/api/v3/", server.uri()));
+        api.verify_pat(&url("https://git.corp/acme"), &token()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rejected_token_says_to_create_a_new_one() {
+        let server = MockServer::start().await;
+        let body = json!({"message": "Bad credentials", "status": "401"});
+        refuse(
+            &server,
+            "POST",
+            "/repos/acme/app/actions/runners/registration-token",
+            ResponseTemplate::new(401).set_body_json(body),
+        )
+        .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let err = api.verify_pat(&url("https://github.com/acme/app"), &token()).await.unwrap_err();
+        assert!(matches!(err, Error::BadToken), "{err}");
+        assert!(err.to_string().contains("expired or revoked; create a new one"));
+        assert_secret_free(&err);
+    }
+
+    #[tokio::test]
+    async fn a_forbidden_token_is_told_the_permission_of_its_scope() {
+        let server = MockServer::start().await;
+        let cases = [
+            (
+                "https://github.com/acme/app",
+                "/repos/acme/app",
+                "\"Administration: read and write\"",
+            ),
+            ("https://github.com/acme", "/orgs/acme", "\"Self-hosted runners: read and write\""),
+            ("https://github.com/enterprises/big", "/enterprises/big", "manage_runners:enterprise"),
+        ];
+        let body = json!({"message": "Resource not accessible by personal access token"});
+        for (_, prefix, _) in cases {
+            let at = format!("{prefix}/actions/runners/registration-token");
+            refuse(&server, "POST", &at, ResponseTemplate::new(403).set_body_json(&body)).await;
+        }
+        let api = GitHubApi::with_base(&server.uri());
+        for (input, _, permission) in cases {
+            let err = api.verify_pat(&url(input), &token()).await.unwrap_err();
+            assert!(matches!(err, Error::MissingPermission { .. }), "{err}");
+            assert!(
+                err.to_string().contains(permission),
+                "a 403 for {input} must name {permission}: {err}"
+            );
+            assert_secret_free(&err);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_rate_limit_says_when_to_try_again() {
+        let server = MockServer::start().await;
+        // 1_700_000_000 is 22:13:20 UTC; the user is told the next full minute.
+        refuse(
+            &server,
+            "POST",
+            "/orgs/acme/actions/runners/registration-token",
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", "1700000000")
+                .set_body_json(json!({"message": "API rate limit exceeded"})),
+        )
+        .await;
+        refuse(
+            &server,
+            "POST",
+            "/repos/acme/app/actions/runners/registration-token",
+            ResponseTemplate::new(429).insert_header("retry-after", "60"),
+        )
+        .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let err = api.verify_pat(&url("https://github.com/acme"), &token()).await.unwrap_err();
+        assert!(matches!(err, Error::RateLimited { reset_at: Some(1_700_000_000) }), "{err}");
+        assert!(err.to_string().contains("try again after 22:14 (UTC), or use --no-verify"));
+        let err = api.verify_pat(&url("https://github.com/acme/app"), &token()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::RateLimited { reset_at: Some(at) } if at >= now() + 59),
+            "a 429 with retry-after is a rate limit ending then: {err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invisible_repository_is_not_found() {
+        let server = MockServer::start().await;
+        refuse(
+            &server,
+            "POST",
+            "/repos/acme/app/actions/runners/registration-token",
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        )
+        .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let err = api.verify_pat(&url("https://github.com/acme/app"), &token()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("the repository acme/app does not exist or this token cannot see it"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_answers_quote_githubs_message_without_the_token() {
+        let server = MockServer::start().await;
+        // A proxy that echoes the request must not make the token part of the error.
+        let echo = format!("upstream said no to Bearer {TOKEN}\nsecond line");
+        refuse(
+            &server,
+            "POST",
+            "/orgs/acme/actions/runners/registration-token",
+            ResponseTemplate::new(502).set_body_json(json!({"message": echo})),
+        )
+        .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let err = api.verify_pat(&url("https://github.com/acme"), &token()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("HTTP 502") && text.contains("upstream said no"), "{text}");
+        assert_secret_free(&err);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_api_says_so_and_offers_no_verify() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let api = GitHubApi::with_base(&base);
+        let err = api.verify_pat(&url("https://github.com/acme/app"), &token()).await.unwrap_err();
+        assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("cannot reach GitHub at {base}:"))
+                && text.contains("--no-verify"),
+            "{text}"
+        );
+        assert_secret_free(&err);
+    }
+
+    #[tokio::test]
+    async fn a_base_that_is_not_a_url_is_reported_not_panicked_on() {
+        let api = GitHubApi::with_base("not a url");
+        let err = api.verify_pat(&url("https://github.com/acme/app"), &token()).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidBase), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_app_installation_is_found_with_an_rs256_jwt() {
+        let server = MockServer::start().await;
+        for (at, id) in [("/repos/acme/app/installation", 4242), ("/orgs/acme/installation", 77)] {
+            Mock::given(method("GET"))
+                .and(path(at))
+                .and(signed_by_app)
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let api = GitHubApi::with_base(&server.uri());
+        let key = &app_key().0;
+        let repo =
+            api.find_installation(&url("https://github.com/acme/app"), APP_ID, key).await.unwrap();
+        assert_eq!(repo, 4242);
+        let org =
+            api.find_installation(&url("https://github.com/acme"), APP_ID, key).await.unwrap();
+        assert_eq!(org, 77);
+    }
+
+    #[tokio::test]
+    async fn an_app_not_installed_is_told_where_to_install_it() {
+        let server = MockServer::start().await;
+        let not_found =
+            || ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}));
+        refuse(&server, "GET", "/repos/acme/app/installation", not_found()).await;
+        refuse(&server, "GET", "/enterprises/big/installation", not_found()).await;
+        let api = GitHubApi::with_base(&server.uri());
+        let key = &app_key().0;
+        let err = api
+            .find_installation(&url("https://github.com/acme/app"), APP_ID, key)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AppNotInstalled { .. }), "{err}");
+        assert!(err.to_string().starts_with("the App is not installed on acme/app"), "{err}");
+        assert_secret_free(&err);
+        let err = api
+            .find_installation(&url("https://github.com/enterprises/big"), APP_ID, key)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::EnterpriseInstallationUnknown { .. }), "{err}");
+        assert!(err.to_string().contains("--installation-id"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_app_is_verified_end_to_end() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/app/installations/4242/access_tokens"))
+            .and(signed_by_app)
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"token": INSTALL_TOKEN, "expires_at": "2026-01-01"})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/orgs/acme/actions/runners/registration-token"))
+            .and(header("authorization", format!("Bearer {INSTALL_TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"token": "AABB"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let api = GitHubApi::with_base(&server.uri());
+        api.verify_app(&url("https://github.com/acme"), APP_ID, 4242, &app_key().0).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn app_refusals_name_what_to_fix() {
+        let server = MockServer::start().await;
+        refuse(
+            &server,
+            "POST",
+            "/app/installations/1/access_tokens",
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "A JSON web token could not be decoded"})),
+        )
+        .await;
+        refuse(&server, "POST", "/app/installations/2/access_tokens", ResponseTemplate::new(404))
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/app/installations/3/access_tokens"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"token": INSTALL_TOKEN})))
+            .mount(&server)
+            .await;
+        refuse(
+            &server,
+            "POST",
+            "/repos/acme/app/actions/runners/registration-token",
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Resource not accessible by integration"})),
+        )
+        .await;
+        refuse(
+            &server,
+            "POST",
+            "/repos/acme/other/actions/runners/registration-token",
+            ResponseTemplate::new(404),
+        )
+        .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let key = &app_key().0;
+        let repo = url("https://github.com/acme/app");
+
+        let err = api.verify_app(&repo, APP_ID, 1, key).await.unwrap_err();
+        assert!(matches!(err, Error::BadAppJwt { .. }), "{err}");
+        assert!(err.to_string().contains("check --app-id \"12345\""), "{err}");
+        assert_secret_free(&err);
+
+        let err = api.verify_app(&repo, APP_ID, 2, key).await.unwrap_err();
+        assert!(matches!(err, Error::InstallationNotFound { installation_id: 2 }), "{err}");
+
+        let err = api.verify_app(&repo, APP_ID, 3, key).await.unwrap_err();
+        assert!(matches!(err, Error::MissingPermission { credential: "GitHub App", .. }));
+        assert!(err.to_string().contains("\"Administration: read and write\""), "{err}");
+        assert_secret_free(&err);
+
+        let other = url("https://github.com/acme/other");
+        let err = api.verify_app(&other, APP_ID, 3, key).await.unwrap_err();
+        assert!(err.to_string().starts_with("the App is not installed on acme/other"), "{err}");
+        assert_secret_free(&err);
+    }
+
+    #[tokio::test]
+    async fn a_bad_key_is_refused_before_anything_is_sent() {
+        let server = MockServer::start().await;
+        let api = GitHubApi::with_base(&server.uri());
+        let ssh = Secret::from("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n".to_owned());
+        let err =
+            api.verify_app(&url("https://github.com/acme"), APP_ID, 1, &ssh).await.unwrap_err();
+        assert!(matches!(err, Error::PrivateKey(app_key::Error::OpenSsh)), "{err}");
+        assert!(
+            server.received_requests().await.unwrap_or_default().is_empty(),
+            "no request may go out with a key that cannot sign"
+        );
+    }
+
+    #[test]
+    fn reset_times_round_up_to_the_minute() {
+        assert_eq!(retry_when(Some(1_700_000_000)), "after 22:14 (UTC)");
+        assert_eq!(retry_when(Some(1_699_999_980)), "after 22:13 (UTC)");
+        assert_eq!(retry_when(None), "in a few minutes");
+    }
 }

@@ -6,9 +6,11 @@
 //! [`cluster`], and [`status`] reads the cluster back. Tokens and keys live only in
 //! [`secrets`]; external programs (`kind`, `helm`) are run only through [`process`].
 
+pub mod app_key;
 pub mod arc;
 pub mod cluster;
 pub mod config;
+pub mod github;
 pub mod helm;
 pub mod paths;
 pub mod process;
