@@ -128,6 +128,13 @@ impl KeyForm {
             Self::Pkcs8 => PKCS8_LABEL,
         }
     }
+
+    fn other(self) -> Self {
+        match self {
+            Self::Pkcs1 => Self::Pkcs8,
+            Self::Pkcs8 => Self::Pkcs1,
+        }
+    }
 }
 
 /// A key that parsed as RSA: the DER as given, and the PKCS#1 DER inside it for signing.
@@ -137,9 +144,10 @@ struct ParsedKey {
     pkcs1: Zeroizing<Vec<u8>>,
 }
 
-/// Parses a GitHub App private key as pasted and returns it as clean PEM: the same encoding
-/// it came in (PKCS#1 or PKCS#8, both of which ARC reads), 64-character lines, `\n` endings
-/// and a final newline. Normalising a normalised key changes nothing.
+/// Parses a GitHub App private key as pasted and returns it as clean PEM: the encoding it
+/// came in (PKCS#1 or PKCS#8, both of which ARC reads) byte for byte, under the label of that
+/// encoding, with 64-character lines, `\n` endings and a final newline. Normalising a
+/// normalised key changes nothing.
 pub fn normalize_private_key(raw: &str) -> Result<Secret> {
     let key = parse(raw)?;
     Ok(Secret::from(to_pem(key.form, &key.der).to_string()))
@@ -168,12 +176,27 @@ fn parse(raw: &str) -> Result<ParsedKey> {
         return Err(Error::MissingEnd { label: form.label() });
     };
     let der = decode_body(&body[..end_at])?;
+    // A hand-edited BEGIN line can put a key under the other label: the content decides, and
+    // the clean PEM carries the right one.
+    let (form, pkcs1) = match rsa_key_in(form, &der) {
+        Ok(pkcs1) => (form, pkcs1),
+        Err(error) => match rsa_key_in(form.other(), &der) {
+            Ok(pkcs1) => (form.other(), pkcs1),
+            Err(not_rsa @ Error::NotRsa { .. }) => return Err(not_rsa),
+            Err(_) => return Err(error),
+        },
+    };
+    Ok(ParsedKey { form, der, pkcs1 })
+}
+
+/// Parses `der` as an RSA key in `form` and returns the PKCS#1 key (itself, or inside PKCS#8).
+fn rsa_key_in(form: KeyForm, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let pkcs1 = match form {
-        KeyForm::Pkcs1 => der.clone(),
-        KeyForm::Pkcs8 => pkcs8_inner_rsa_key(&der)?,
+        KeyForm::Pkcs1 => Zeroizing::new(der.to_vec()),
+        KeyForm::Pkcs8 => pkcs8_inner_rsa_key(der)?,
     };
     RsaPrivateKey::from_pkcs1_der(&pkcs1).map_err(|e| corrupt_der(e.into()))?;
-    Ok(ParsedKey { form, der, pkcs1 })
+    Ok(pkcs1)
 }
 
 /// Turns escaped line breaks (`\n`, `\r\n`, `\\n` from JSON, YAML or env files) and CR or
@@ -471,6 +494,30 @@ mod tests {
                 "a key pasted with {shape} must normalise to the clean PEM"
             );
         }
+    }
+
+    #[test]
+    fn a_key_under_the_wrong_label_gets_the_right_one() {
+        let pkcs8 = rsa_pkcs8();
+        let relabelled = pkcs8.replace("PRIVATE KEY", "RSA PRIVATE KEY");
+        assert_eq!(
+            normalize(&relabelled).unwrap(),
+            pkcs8,
+            "a PKCS#8 body under an RSA PRIVATE KEY label must come back as PKCS#8"
+        );
+        let pkcs1 = rsa_pkcs1();
+        let relabelled = pkcs1.replace("RSA PRIVATE KEY", "PRIVATE KEY");
+        assert_eq!(normalize(&relabelled).unwrap(), pkcs1);
+        let ec = made_with(
+            "openssl",
+            &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k"],
+            "k",
+        );
+        let err = normalize(&ec.replace("PRIVATE KEY", "RSA PRIVATE KEY")).unwrap_err();
+        assert!(
+            matches!(err, Error::NotRsa { kind: "an EC key" }),
+            "a relabelled EC key is still an EC key: {err}"
+        );
     }
 
     #[test]

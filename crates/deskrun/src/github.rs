@@ -74,7 +74,7 @@ pub enum Error {
         app_id: String,
     },
     /// The credential lacks the permission to register runners (HTTP 403).
-    #[error("the {credential} cannot register runners for {target} (HTTP 403): {needs}")]
+    #[error("the {credential} cannot register runners for {target} (HTTP 403: {message}): {needs}")]
     MissingPermission {
         /// "token" or "GitHub App".
         credential: &'static str,
@@ -82,6 +82,9 @@ pub enum Error {
         target: String,
         /// The permission or scope to grant.
         needs: &'static str,
+        /// GitHub's own words, which tell the rarer causes apart (SAML SSO not authorised
+        /// for the token, a policy forbidding repository runners).
+        message: String,
     },
     /// GitHub's rate limit is used up (HTTP 403 or 429).
     #[error(
@@ -260,15 +263,8 @@ impl GitHubApi {
     ) -> Result<u64> {
         let jwt = app_jwt(app_id, key)?;
         let scope = url.scope();
-        let path = match scope {
-            GitHubScope::Repository { owner, repo } => {
-                ["repos", owner, repo, "installation"].to_vec()
-            }
-            GitHubScope::Organization { org } => ["orgs", org, "installation"].to_vec(),
-            GitHubScope::Enterprise { enterprise } => {
-                ["enterprises", enterprise, "installation"].to_vec()
-            }
-        };
+        let mut path = scope_path(scope);
+        path.push("installation");
         let purpose = Purpose::Installation { scope, app_id };
         let response = self.send(Method::GET, &path, &jwt, purpose, StatusCode::OK).await?;
         let installation: Installation = response
@@ -311,13 +307,8 @@ impl GitHubApi {
         bearer: &Secret,
         credential: Credential,
     ) -> Result<()> {
-        const TAIL: [&str; 3] = ["actions", "runners", "registration-token"];
-        let path: Vec<&str> = match scope {
-            GitHubScope::Repository { owner, repo } => ["repos", owner, repo].to_vec(),
-            GitHubScope::Organization { org } => ["orgs", org].to_vec(),
-            GitHubScope::Enterprise { enterprise } => ["enterprises", enterprise].to_vec(),
-        };
-        let path = [path.as_slice(), &TAIL].concat();
+        let mut path = scope_path(scope);
+        path.extend(["actions", "runners", "registration-token"]);
         let purpose = Purpose::RegistrationToken { scope, credential };
         // NB: the answer holds a registration token, a credential of its own: drop it unread.
         self.send(Method::POST, &path, bearer, purpose, StatusCode::CREATED).await.map(drop)
@@ -399,6 +390,7 @@ impl Purpose<'_> {
                     },
                     target: target(scope),
                     needs: needed_permission(scope, credential),
+                    message,
                 }
             }
             (Self::RegistrationToken { scope, credential: Token }, StatusCode::NOT_FOUND) => {
@@ -429,6 +421,16 @@ impl Purpose<'_> {
                 message,
             },
         }
+    }
+}
+
+/// The API path of the scope's account: `repos/OWNER/REPO`, `orgs/ORG` or
+/// `enterprises/ENT`.
+fn scope_path(scope: &GitHubScope) -> Vec<&str> {
+    match scope {
+        GitHubScope::Repository { owner, repo } => vec!["repos", owner, repo],
+        GitHubScope::Organization { org } => vec!["orgs", org],
+        GitHubScope::Enterprise { enterprise } => vec!["enterprises", enterprise],
     }
 }
 

@@ -122,10 +122,11 @@ pub enum Error {
         /// Extra hint, e.g. when a client ID was pasted.
         hint: &'static str,
     },
-    /// A GitHub App without its installation ID.
+    /// A GitHub App without its installation ID, where it cannot be looked up.
     #[error(
-        "--installation-id is required with --auth-type github-app: it is the number at the \
-         end of the App installation's URL (…/settings/installations/<id>)"
+        "--installation-id is required with --auth-type github-app and --no-verify (without \
+         --no-verify deskrun looks it up): it is the number at the end of the App \
+         installation's URL (…/settings/installations/<id>)"
     )]
     MissingInstallationId,
 }
@@ -572,6 +573,29 @@ impl Mount {
         Ok(Self { source, target, kind })
     }
 
+    /// Checks a mount that did not come through [`Mount::parse`] (a hand-edited config).
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |reason: &str| Error::InvalidMount {
+            flag: "--mount",
+            value: self.to_spec(),
+            reason: reason.to_owned(),
+        };
+        if !self.target.is_absolute() {
+            return Err(invalid("the target must be an absolute path inside the runner"));
+        }
+        check_clean_path(&self.target).map_err(invalid)?;
+        match &self.source {
+            Some(source) if !source.is_absolute() => {
+                Err(invalid("the source must be an absolute path on this machine"))
+            }
+            Some(source) => check_clean_path(source).map_err(invalid),
+            None if self.kind == MountType::Socket => {
+                Err(invalid("a Socket mount needs its source: SRC:TARGET:Socket"))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The spec as the user would write it.
     pub fn to_spec(&self) -> String {
         let target = self.target.display();
@@ -667,28 +691,38 @@ impl FromStr for AuthType {
 impl Auth {
     /// Builds GitHub App auth from the flags, checking each.
     pub fn github_app(app_id: Option<&str>, installation_id: Option<&str>) -> Result<Self> {
-        let app_id = app_id.map(str::trim).filter(|s| !s.is_empty()).ok_or(Error::MissingAppId)?;
-        // NB: ARC takes the numeric App ID or the client ID (`Iv1.…`, `Iv23…`).
-        let numeric = app_id.bytes().all(|b| b.is_ascii_digit()) && app_id != "0";
-        let client_id = app_id.starts_with("Iv")
-            && app_id.len() > 4
-            && app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
-        if !numeric && !client_id {
-            return Err(Error::InvalidAppId { value: app_id.to_owned() });
+        let app_id = parse_app_id(app_id)?;
+        let raw = installation_id.ok_or(Error::MissingInstallationId)?;
+        Ok(Self::GithubApp { app_id, installation_id: parse_installation_id(raw)? })
+    }
+}
+
+/// Checks `--app-id`: ARC takes the numeric App ID or the client ID (`Iv1.…`, `Iv23…`).
+pub fn parse_app_id(app_id: Option<&str>) -> Result<String> {
+    let app_id = app_id.map(str::trim).filter(|s| !s.is_empty()).ok_or(Error::MissingAppId)?;
+    let numeric = app_id.bytes().all(|b| b.is_ascii_digit()) && app_id != "0";
+    let client_id = app_id.starts_with("Iv")
+        && app_id.len() > 4
+        && app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+    if !numeric && !client_id {
+        return Err(Error::InvalidAppId { value: app_id.to_owned() });
+    }
+    Ok(app_id.to_owned())
+}
+
+/// Checks `--installation-id`: a positive integer (a pasted client ID gets a hint).
+pub fn parse_installation_id(raw: &str) -> Result<u64> {
+    let raw = raw.trim();
+    match raw.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => {
+            let hint = if raw.starts_with("Iv") {
+                "; this looks like a Client ID, which belongs in --app-id"
+            } else {
+                ""
+            };
+            Err(Error::InvalidInstallationId { value: raw.to_owned(), hint })
         }
-        let raw = installation_id.map(str::trim).ok_or(Error::MissingInstallationId)?;
-        let installation_id = match raw.parse::<u64>() {
-            Ok(id) if id > 0 => id,
-            _ => {
-                let hint = if raw.starts_with("Iv") {
-                    "; this looks like a Client ID, which belongs in --app-id"
-                } else {
-                    ""
-                };
-                return Err(Error::InvalidInstallationId { value: raw.to_owned(), hint });
-            }
-        };
-        Ok(Self::GithubApp { app_id: app_id.to_owned(), installation_id })
     }
 }
 
@@ -743,6 +777,9 @@ impl Installation {
                     self.max_runners
                 ),
             });
+        }
+        for mount in &self.mounts {
+            mount.validate()?;
         }
         let mut targets: Vec<&Path> = self.mounts.iter().map(|m| m.target.as_path()).collect();
         targets.sort();

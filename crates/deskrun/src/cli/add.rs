@@ -5,8 +5,10 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
 use deskrun::config::{Config, ConfigStore};
+use deskrun::github::GitHubApi;
 use deskrun::secrets::{Secret, SecretStore};
 use deskrun::spec::{self, Auth, AuthType, ContainerMode, GitHubUrl, Installation, Mount};
+use deskrun::{app_key, github};
 use secrecy::ExposeSecret;
 
 use super::AddArgs;
@@ -29,16 +31,45 @@ or a prompt when standard input is a terminal.";
 const TOKEN_ENV: &str = "DESKRUN_TOKEN";
 
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
-    let installation = installation_from(&args)?;
+    let (mut installation, app) = installation_from(&args)?;
     let store = ConfigStore::from_env()?;
     check_new(&installation, &store.load()?, args.replace)?;
-    let secret = read_secret(&args, &installation.auth)?;
-    if !args.no_verify {
-        progress(
-            "note: credentials are not checked against GitHub yet; a rejected token shows as \
-             a failing listener in `deskrun status`",
-        );
-    }
+    let secret = read_secret(&args, app.is_some())?;
+    let secret = match &app {
+        Some(_) => app_key::normalize_private_key(secret.expose_secret())
+            .context("--private-key-file (or the key given) cannot be used")?,
+        None => secret,
+    };
+    installation.auth = match app {
+        None => {
+            if !args.no_verify {
+                verify(&installation, || async {
+                    let api = GitHubApi::for_url(&installation.repository);
+                    api.verify_pat(&installation.repository, &secret).await
+                })
+                .await?;
+            }
+            Auth::Pat
+        }
+        Some((app_id, installation_id)) => {
+            let url = &installation.repository;
+            let api = GitHubApi::for_url(url);
+            let installation_id = match (installation_id, args.no_verify) {
+                (Some(id), _) => id,
+                (None, true) => return Err(spec::Error::MissingInstallationId.into()),
+                (None, false) => {
+                    let id = api.find_installation(url, &app_id, &secret).await?;
+                    progress(&format!("Found the App's installation on {url}: {id}"));
+                    id
+                }
+            };
+            if !args.no_verify {
+                verify(&installation, || api.verify_app(url, &app_id, installation_id, &secret))
+                    .await?;
+            }
+            Auth::GithubApp { app_id, installation_id }
+        }
+    };
     let secrets = SecretStore::default();
     let previous = if args.replace { secrets.load(&installation.name).ok() } else { None };
     secrets.store(&installation.name, &secret).context("cannot store the token")?;
@@ -70,14 +101,34 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     print(&format!("runs-on: {}\n", installation.runs_on()))
 }
 
-fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
+/// Checks with GitHub that the credentials can register runners for the URL.
+async fn verify<F, Fut>(installation: &Installation, check: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), github::Error>>,
+{
+    progress(&format!(
+        "Checking the credentials with GitHub ({})…",
+        installation.repository.api_base()
+    ));
+    check().await.context(
+        "the credentials cannot register runners (use --no-verify to skip this check offline)",
+    )
+}
+
+/// The GitHub App flags: the App ID and, when given, the installation ID.
+type AppFlags = Option<(String, Option<u64>)>;
+
+/// The installation the flags describe (its `auth` is settled once the secret is read) and
+/// the GitHub App flags, all checked before anything is read or saved.
+fn installation_from(args: &AddArgs) -> anyhow::Result<(Installation, AppFlags)> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let mut mounts =
         args.mounts.iter().map(|spec| Mount::parse(spec, &cwd)).collect::<Result<Vec<_>, _>>()?;
     for spec in &args.caches {
         mounts.extend(Mount::parse_cache(spec, &cwd)?);
     }
-    let auth = match args.auth_type.parse::<AuthType>()? {
+    let app = match args.auth_type.parse::<AuthType>()? {
         AuthType::Pat => {
             for (given, flag) in [
                 (args.app_id.is_some(), "--app-id"),
@@ -88,10 +139,13 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
                     bail!("{flag} goes with --auth-type github-app; add that flag, or drop {flag}");
                 }
             }
-            Auth::Pat
+            None
         }
         AuthType::GithubApp => {
-            Auth::github_app(args.app_id.as_deref(), args.installation_id.as_deref())?
+            let app_id = spec::parse_app_id(args.app_id.as_deref())?;
+            let id =
+                args.installation_id.as_deref().map(spec::parse_installation_id).transpose()?;
+            Some((app_id, id))
         }
     };
     if args.instances > 1
@@ -111,7 +165,7 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
         max_runners: args.max_runners,
         instances: args.instances,
         mounts,
-        auth,
+        auth: Auth::Pat,
     };
     installation.validate()?;
     if installation.mode == ContainerMode::Kubernetes
@@ -123,7 +177,7 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<Installation> {
             spec::JOB_POD_NAME_WARN_LEN
         ));
     }
-    Ok(installation)
+    Ok((installation, app))
 }
 
 fn check_new(installation: &Installation, config: &Config, replace: bool) -> anyhow::Result<()> {
@@ -148,8 +202,7 @@ fn check_new(installation: &Installation, config: &Config, replace: bool) -> any
 
 /// Reads the token or key from the one source given: --token-stdin, --private-key-file,
 /// --auth-value, DESKRUN_TOKEN, or a prompt on a terminal.
-fn read_secret(args: &AddArgs, auth: &Auth) -> anyhow::Result<Secret> {
-    let is_app = matches!(auth, Auth::GithubApp { .. });
+fn read_secret(args: &AddArgs, is_app: bool) -> anyhow::Result<Secret> {
     let what = if is_app { "GitHub App private key" } else { "token" };
     let given: Vec<&str> = [
         (args.token_stdin, "--token-stdin"),
@@ -199,12 +252,6 @@ fn read_secret(args: &AddArgs, auth: &Auth) -> anyhow::Result<Secret> {
     let value = raw.expose_secret().trim().to_owned();
     if value.is_empty() {
         bail!("the {what} is empty; pass the value itself (see `deskrun add --help`)");
-    }
-    if is_app && !value.contains("-----BEGIN") {
-        bail!(
-            "the GitHub App private key is not a PEM file (it must start with -----BEGIN); \
-             download a new key from the App's settings page"
-        );
     }
     Ok(Secret::from(value))
 }

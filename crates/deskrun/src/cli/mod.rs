@@ -25,6 +25,7 @@ Environment:
   DESKRUN_TOKEN         the token for `add` (instead of a prompt or --token-stdin)
   DESKRUN_CHART_SOURCE  ARC chart source: an oci:// registry or a directory of charts
   DESKRUN_KIND, DESKRUN_HELM  paths of the kind and helm executables
+  DESKRUN_GITHUB_API_URL  GitHub REST API base (default: from the URL's host)
   RUST_LOG              log filter, e.g. RUST_LOG=deskrun=debug (or use --verbose)";
 
 /// Run GitHub Actions jobs on this machine: a local kind cluster with GitHub's Actions
@@ -161,7 +162,8 @@ struct AddArgs {
     /// Only save; do not deploy now (`deskrun up` deploys later).
     #[arg(long)]
     no_deploy: bool,
-    /// Skip checking the credentials against GitHub (for offline use).
+    /// Skip checking the credentials against GitHub's API (for offline use); by default
+    /// deskrun checks that they can register runners for the URL before saving anything.
     #[arg(long)]
     no_verify: bool,
     /// Replace an existing installation of this name (settings and credentials); its
@@ -185,6 +187,9 @@ pub fn init_logging(verbose: bool) {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Version) {
+        import_legacy_config();
+    }
     match cli.command {
         Command::Add(args) => add::run(*args).await,
         Command::List(args) => status::list(args.output),
@@ -200,5 +205,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION"),
             deskrun::arc::ARC_VERSION
         )),
+    }
+}
+
+/// Moves the original deskrun's plaintext tokens into the keyring, once, and says so. A
+/// failure is a warning: the command the user asked for still runs.
+fn import_legacy_config() {
+    use deskrun::config::{ConfigStore, legacy};
+    let (Some(path), Ok(store)) = (legacy::default_path(), ConfigStore::from_env()) else {
+        return;
+    };
+    match legacy::import(&path, &store, &deskrun::secrets::SecretStore::default()) {
+        Ok(None) => {}
+        Ok(Some(report)) => {
+            output::progress(&format!(
+                "Imported {} installation(s) from the original deskrun's {}: {}. Their tokens \
+                 are now in the OS keyring and were removed from that file.",
+                report.imported.len(),
+                report.path.display(),
+                if report.imported.is_empty() {
+                    "none".to_owned()
+                } else {
+                    report.imported.join(", ")
+                }
+            ));
+            for (name, reason) in &report.skipped {
+                output::progress(&format!("  not imported: {name}: {reason}"));
+            }
+        }
+        Err(error) => {
+            let chain: Vec<String> =
+                anyhow::Error::new(error).chain().map(ToString::to_string).collect();
+            output::progress(&format!("warning: {}", chain.join(": ")));
+        }
     }
 }

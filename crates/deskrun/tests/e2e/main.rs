@@ -2,6 +2,8 @@
 //! real Helm, ARC's real 0.14.2 charts, a real Secret Service keyring, and a stand-in
 //! `kind` (kind needs Docker, which the test machines lack).
 
+mod faults;
+mod preflight;
 mod support;
 
 use std::collections::BTreeSet;

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::Installation;
 
+pub mod legacy;
+
 /// The config format this build writes. Older files are upgraded on the next save.
 pub const CONFIG_VERSION: u32 = 1;
 
@@ -262,10 +264,15 @@ impl ConfigStore {
     }
 
     fn write(&self, config: &Config) -> Result<()> {
-        let dir = self.dir();
-        let mut text = serde_json::to_string_pretty(config)
+        let text = serde_json::to_string_pretty(config)
             .map_err(|e| self.io_error("serialize", io::Error::other(e)))?;
-        text.push('\n');
+        self.write_text(&text)
+    }
+
+    /// Replaces the file with `text` atomically: temp file, fsync, rename, directory fsync.
+    fn write_text(&self, text: &str) -> Result<()> {
+        let dir = self.dir();
+        let text = format!("{}\n", text.trim_end());
         let mut temp = tempfile::Builder::new()
             .prefix(".config.json.")
             .tempfile_in(dir)

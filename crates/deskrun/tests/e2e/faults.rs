@@ -1,0 +1,325 @@
+//! Faults that must lose nothing: no keyring, concurrent writers, a writer killed mid-save,
+//! the original tool's plaintext config, changed credentials, and secrets leaking anywhere.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DynamicObject, ListParams, PostParams};
+use serde_json::json;
+
+use crate::support::*;
+
+/// What the user saw: `add` with no Secret Service failed late or saved the installation
+/// without its token. It must fail first, name the keyring, and save nothing.
+#[test]
+fn add_without_a_keyring_names_the_keyring_and_saves_nothing() {
+    let home = Home::new();
+    let out = home
+        .cmd()
+        .args(["add", "r", "-r", "https://github.com/o/r", "--no-verify", "--no-deploy"])
+        .env("DESKRUN_TOKEN", TOKEN)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("keyring is not available"), "the keyring is named: {err}");
+    assert!(err.contains("unlock"), "the fix is given: {err}");
+    assert!(!home.config_path().exists(), "nothing may be saved without the token");
+}
+
+/// Two processes adding at once (the app and the CLI) must not lose either update.
+#[test]
+fn concurrent_adds_lose_no_update() {
+    let home = Home::new();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            home.cmd()
+                .args(["add", &format!("r{i}"), "-r", "https://github.com/o/r"])
+                .args(["--no-verify", "--no-deploy"])
+                .env("DESKRUN_TOKEN", TOKEN)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let list: serde_json::Value =
+        serde_json::from_slice(&home.ok(&["list", "--output", "json"]).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 8, "every concurrent add is kept: {list}");
+}
+
+/// A process killed in the middle of a save must leave the old or the new file.
+#[test]
+fn a_writer_killed_mid_save_never_leaves_a_torn_config() {
+    let home = Home::new();
+    home.cmd()
+        .args(["add", "base", "-r", "https://github.com/o/r", "--no-verify", "--no-deploy"])
+        .env("DESKRUN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    for i in 0..20u64 {
+        let mut child = home
+            .cmd()
+            .args(["add", &format!("k{i}"), "-r", "https://github.com/o/r"])
+            .args(["--no-verify", "--no-deploy"])
+            .env("DESKRUN_TOKEN", TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill at a different point of the run each time, from start-up to the save.
+        std::thread::sleep(Duration::from_millis(i * 7 % 120));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(home.config_path()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("torn config after kill {i}: {e}\n{text}"));
+        assert!(parsed["installations"]["base"].is_object(), "earlier data survives");
+    }
+    home.ok(&["list"]);
+}
+
+/// The original tool kept tokens in plaintext in `~/.deskrun/config.json`.
+#[test]
+fn the_original_config_is_imported_and_its_plaintext_tokens_scrubbed() {
+    let home = Home::new();
+    let legacy_dir = home.dir.path().join("home").join(".deskrun");
+    std::fs::create_dir_all(&legacy_dir).unwrap();
+    let legacy = legacy_dir.join("config.json");
+    let old = json!({
+        "cluster_name": "deskrun",
+        "installations": {
+            "old-one": {"Name": "old-one", "Repository": "https://github.com/acme/one",
+                        "ContainerMode": "kubernetes", "MinRunners": 1, "MaxRunners": 3,
+                        "CachePaths": [], "AuthType": "pat", "AuthValue": format!("{TOKEN}1")},
+            "old-two": {"Name": "old-two", "Repository": "http://github.com/acme/two",
+                        "ContainerMode": "cached-privileged-kubernetes", "MinRunners": 1,
+                        "MaxRunners": 1, "Instances": 2,
+                        "CachePaths": [{"MountPath": "/var/lib/docker", "HostPath": ""}],
+                        "AuthType": "pat", "AuthValue": format!("{TOKEN}2")},
+            "old-app": {"Name": "old-app", "Repository": "https://github.com/acme",
+                        "AuthType": "github-app", "AuthValue": "-----BEGIN RSA PRIVATE KEY-----"}
+        }
+    });
+    std::fs::write(&legacy, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+    let out = home.cmd().arg("list").env("HOME", home.dir.path().join("home")).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Imported 2 installation(s)"), "the user is told: {err}");
+    assert!(err.contains("old-app") && err.contains("--app-id"), "the App needs its IDs: {err}");
+    let list = stdout(&out);
+    assert!(list.contains("old-one") && list.contains("old-two"), "{list}");
+    assert!(list.contains("https://github.com/acme/two"), "http is upgraded as before: {list}");
+    let scrubbed = std::fs::read_to_string(&legacy).unwrap();
+    assert!(!scrubbed.contains(TOKEN) && !scrubbed.contains("PRIVATE KEY"), "{scrubbed}");
+    assert!(scrubbed.contains("\"old-one\""), "the old file keeps everything else");
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(!config.contains(TOKEN), "no token in the new config");
+    assert_eq!(keyring_lookup("old-one").as_deref(), Some(format!("{TOKEN}1").as_str()));
+    let again = home.cmd().arg("list").env("HOME", home.dir.path().join("home")).output().unwrap();
+    assert!(!stderr(&again).contains("Imported"), "the import runs once: {}", stderr(&again));
+}
+
+/// The keyring entry as another program sees it, through the Secret Service.
+fn keyring_lookup(account: &str) -> Option<String> {
+    let out = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "deskrun", "username", account])
+        .output()
+        .expect("secret-tool (libsecret-tools)");
+    out.status.success().then(|| stdout(&out))
+}
+
+/// ARC's listener keeps its own copy of the credentials: a changed token must update the
+/// Secret and recreate the listener, or the runners keep using the old token.
+#[tokio::test]
+async fn changed_credentials_update_the_secret_and_restart_the_listener() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    let add = |token: &str, replace: bool| {
+        let mut cmd = home.cmd();
+        cmd.args(["add", "web", "-r", "https://github.com/acme/web", "--no-verify"])
+            .env("DESKRUN_TOKEN", token);
+        if replace {
+            cmd.arg("--replace");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "add: {}", stderr(&out));
+        out
+    };
+    add(TOKEN, false);
+    home.ok(&["up"]);
+    let client = client().await;
+    let listeners: kube::Api<DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        "arc-systems",
+        &arc_resource("AutoscalingListener"),
+    );
+    let listener: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "actions.github.com/v1alpha1", "kind": "AutoscalingListener",
+        "metadata": {"name": "web-754b578d-listener", "namespace": "arc-systems",
+                     "labels": {"actions.github.com/scale-set-name": "web"}},
+        "spec": {"githubConfigUrl": "https://github.com/acme/web",
+                 "githubConfigSecret": "web-754b578d-listener",
+                 "autoscalingRunnerSetName": "web", "autoscalingRunnerSetNamespace": "arc-systems",
+                 "ephemeralRunnerSetName": "web-abcde", "runnerScaleSetId": 1,
+                 "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.14.2"}
+    }))
+    .unwrap();
+    listeners.create(&PostParams::default(), &listener).await.expect("listener");
+
+    let new_token = format!("{TOKEN}-rotated");
+    let out = add(&new_token, true);
+    assert!(stderr(&out).contains("~ update credentials of web"), "{}", stderr(&out));
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), "arc-systems");
+    let secret = secrets.get("deskrun-web-github").await.unwrap();
+    assert_eq!(secret.data.unwrap()["github_token"].0, new_token.as_bytes(), "Secret updated");
+    let left = listeners.list(&ListParams::default()).await.unwrap().items;
+    assert!(left.is_empty(), "the listener is deleted so ARC recreates it: {left:?}");
+    assert_eq!(keyring_lookup("web").as_deref(), Some(new_token.as_str()), "keyring updated");
+}
+
+/// A distinctive token must appear nowhere but the keyring and the credentials Secret: not
+/// in the config dir, in any output or log, in Helm values, in other objects, or in the
+/// arguments of the programs deskrun runs.
+#[tokio::test]
+async fn the_token_leaks_nowhere() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    let token = "ghp_LeakCanary7f3a9c1e5b2d8f4a6c0e9b7d5f3a1c8e";
+    let argv_log = home.dir.path().join("helm-argv.log");
+    let shim_dir = home.dir.path().join("shim");
+    std::fs::create_dir_all(&shim_dir).unwrap();
+    let real_helm = which("helm");
+    let shim = shim_dir.join("helm");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            argv_log.display(),
+            real_helm
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
+    let outputs = std::cell::RefCell::new(String::new());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = home.cmd();
+        cmd.args(args).arg("--verbose").env("PATH", &path).env("RUST_LOG", "trace");
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(pipe);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        outputs.borrow_mut().push_str(&stdout(&out));
+        outputs.borrow_mut().push_str(&stderr(&out));
+    };
+    run(
+        &["add", "canary", "-r", "https://github.com/acme/app", "--no-verify", "--token-stdin"],
+        Some(token),
+    );
+    run(&["up"], None);
+    run(&["status", "--output", "json"], None);
+    run(&["list", "--output", "json"], None);
+    run(
+        &[
+            "add",
+            "canary",
+            "-r",
+            "https://github.com/acme/app",
+            "--no-verify",
+            "--replace",
+            "--token-stdin",
+        ],
+        Some(&format!("{token}X")),
+    );
+    run(&["down"], None);
+    run(&["up"], None);
+    run(&["remove", "canary"], None);
+    let outputs = outputs.borrow().clone();
+    assert!(!outputs.contains(token), "the token appeared in deskrun's output or logs");
+    let encoded = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(token)
+    };
+    assert!(!outputs.contains(&encoded), "the base64 token appeared in output or logs");
+
+    for entry in walk(&home.config_dir()) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&text).contains(token), "token in {}", entry.display());
+    }
+    let argv = std::fs::read_to_string(&argv_log).expect("helm was run through the shim");
+    assert!(!argv.contains(token), "the token was in helm's arguments");
+    let kind_calls =
+        std::path::Path::new(&harness_env("DESKRUN_TEST_STATE")).join("kind-calls.log");
+    assert!(!std::fs::read_to_string(kind_calls).unwrap().contains(token), "token in kind's argv");
+    // While deployed: only the credentials Secret may hold it; check Helm's own records too.
+    run(
+        &["add", "canary", "-r", "https://github.com/acme/app", "--no-verify", "--token-stdin"],
+        Some(token),
+    );
+    let client = client().await;
+    let secrets: kube::Api<Secret> = kube::Api::all(client.clone());
+    for secret in secrets.list(&ListParams::default()).await.unwrap().items {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        if name == "deskrun-canary-github" {
+            continue;
+        }
+        let blob = serde_json::to_string(&secret).unwrap();
+        assert!(!blob.contains(token), "token in Secret {name}");
+        // Helm's records are base64 of gzip: decode them too.
+        if let Some(release) = secret.data.as_ref().and_then(|d| d.get("release")) {
+            let decoded = helm_record(&release.0);
+            assert!(!decoded.contains(token), "token in Helm release record {name}");
+        }
+    }
+    for kind in ["AutoscalingRunnerSet", "EphemeralRunnerSet", "EphemeralRunner"] {
+        let api: kube::Api<DynamicObject> =
+            kube::Api::all_with(client.clone(), &arc_resource(kind));
+        let blob = serde_json::to_string(&api.list(&ListParams::default()).await.unwrap()).unwrap();
+        assert!(!blob.contains(token), "token in {kind}");
+    }
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::all(client);
+    let blob = serde_json::to_string(&maps.list(&ListParams::default()).await.unwrap()).unwrap();
+    assert!(!blob.contains(token), "token in a ConfigMap");
+}
+
+fn which(program: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    stdout(&out).trim().to_owned()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn helm_record(data: &[u8]) -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let gz = base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default();
+    let mut json = String::new();
+    let _ = flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut json);
+    json
+}
