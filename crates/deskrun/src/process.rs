@@ -33,10 +33,13 @@ pub enum Error {
     },
     /// Docker is not running or not reachable, which kind needs.
     #[error(
-        "the Docker daemon is not reachable ({detail}); start Docker (or Docker Desktop), \
-         or point DOCKER_HOST at it, then try again"
+        "the Docker daemon is not reachable through {tried} ({detail}); start Docker (or \
+         Docker Desktop), or point DOCKER_HOST (or `docker context use`) at the running one, \
+         then try again"
     )]
     DockerUnavailable {
+        /// Where kind looked for Docker: DOCKER_HOST, the docker context, or the default.
+        tried: String,
         /// The line of output that told us.
         detail: String,
     },
@@ -128,7 +131,7 @@ impl Program {
         }
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
         if let Some(detail) = docker_unavailable(&stderr) {
-            return Err(Error::DockerUnavailable { detail });
+            return Err(Error::DockerUnavailable { tried: docker_endpoint(), detail });
         }
         Err(Error::Failed { command: command_line, status: output.status, stderr })
     }
@@ -163,6 +166,30 @@ impl Program {
 
     fn io_error(&self, source: std::io::Error) -> Error {
         Error::Io { program: self.path.display().to_string(), source }
+    }
+}
+
+/// Where the docker CLI (and so kind) looks for the daemon, in the order it decides:
+/// `DOCKER_HOST`, then `DOCKER_CONTEXT`, then the current context in
+/// `~/.docker/config.json`, then the default socket.
+fn docker_endpoint() -> String {
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        return format!("DOCKER_HOST={host}");
+    }
+    if let Some(context) = std::env::var("DOCKER_CONTEXT").ok().filter(|c| !c.is_empty()) {
+        return format!("docker context {context:?} (from DOCKER_CONTEXT)");
+    }
+    let config_dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|dirs| dirs.home_dir().join(".docker")));
+    let current = config_dir
+        .and_then(|dir| std::fs::read_to_string(dir.join("config.json")).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|config| config.get("currentContext")?.as_str().map(str::to_owned))
+        .filter(|context| context != "default");
+    match current {
+        Some(context) => format!("docker context {context:?} (the current one)"),
+        None => "the default socket unix:///var/run/docker.sock".to_owned(),
     }
 }
 

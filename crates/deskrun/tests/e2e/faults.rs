@@ -323,3 +323,24 @@ fn helm_record(data: &[u8]) -> String {
     let _ = flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut json);
     json
 }
+
+/// What the user saw: with Docker Desktop's socket elsewhere, kind failed with a bare
+/// "Cannot connect". deskrun must say Docker is unreachable and where it looked.
+#[test]
+fn docker_unreachable_says_where_it_looked() {
+    harness_env("DESKRUN_TEST_STATE");
+    let home = Home::new();
+    let nowhere = home.dir.path().join("no-control-plane");
+    let out = home
+        .cmd()
+        .arg("up")
+        .env("DESKRUN_TEST_STATE", &nowhere)
+        .env("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Docker daemon is not reachable"), "{err}");
+    assert!(err.contains("DOCKER_HOST=unix:///run/user/1000/docker.sock"), "what was tried: {err}");
+    assert!(!home.config_path().exists(), "nothing is written");
+}

@@ -501,3 +501,19 @@ fn bad_input_is_refused_before_anything_is_saved() {
         }
     }
 }
+
+/// Long names make ARC's kubernetes-mode job pod names collide: warned, not refused.
+#[test]
+fn a_long_kubernetes_mode_name_is_saved_with_a_warning() {
+    let home = Home::new();
+    let name = "a-very-long-runner-name-for-the-monorepo";
+    let out = home
+        .cmd()
+        .args(["add", name, "-r", "https://github.com/o/r", "--no-verify", "--no-deploy"])
+        .env("DESKRUN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("job pod names"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("runs-on: {name}\n"));
+}
