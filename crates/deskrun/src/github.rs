@@ -1,7 +1,8 @@
 //! GitHub's REST API, for the checks deskrun makes before it saves credentials: can this token
 //! (or GitHub App) register runners for this URL, and which installation of the App serves
 //! it. The registration and installation tokens these checks obtain are short-lived and
-//! dropped unread.
+//! dropped unread. It also reads workflow jobs, whose conclusion is the result of a job a
+//! runner ran (see [`crate::activity`]), which nothing in the cluster records.
 //!
 //! It does not store credentials (see [`crate::secrets`]) nor parse App keys (see
 //! [`crate::app_key`]); the runners themselves talk to GitHub through ARC, not through here.
@@ -142,6 +143,12 @@ pub enum Error {
         #[source]
         source: jsonwebtoken::errors::Error,
     },
+    /// The repository name is not `OWNER/REPO`.
+    #[error("{value:?} is not a repository name of the form OWNER/REPO")]
+    InvalidRepository {
+        /// The name as given.
+        value: String,
+    },
     /// Any other refusal, with GitHub's own words.
     #[error("GitHub answered HTTP {status} to {action}: {message}")]
     UnexpectedStatus {
@@ -175,7 +182,7 @@ pub struct GitHubApi {
 
 /// Which credential a request carries, which decides what GitHub's refusals mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Credential {
+pub enum Credential {
     /// A personal access token.
     Token,
     /// An App installation's token.
@@ -191,6 +198,8 @@ enum Purpose<'a> {
     Installation { scope: &'a GitHubScope, app_id: &'a str },
     /// An installation token, asked with the App's JWT.
     InstallationToken { app_id: &'a str, installation_id: u64 },
+    /// A workflow job, or the jobs of a workflow run (`what`), in a repository.
+    WorkflowJobs { repository: &'a str, what: &'a str, credential: Credential },
 }
 
 #[derive(Deserialize)]
@@ -201,6 +210,36 @@ struct Installation {
 #[derive(Deserialize)]
 struct InstallationToken {
     token: Secret,
+}
+
+/// A workflow job as GitHub's REST API describes it, reduced to what deskrun reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WorkflowJob {
+    /// The job's ID, the one in `/actions/jobs/{id}`.
+    pub id: u64,
+    /// The job's name as the workflow run shows it.
+    #[serde(default)]
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, ….
+    #[serde(default)]
+    pub status: String,
+    /// Once completed: `success`, `failure`, `cancelled`, `skipped`, `timed_out`, ….
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// The runner that ran it, which for ARC is the EphemeralRunner's name.
+    #[serde(default)]
+    pub runner_name: Option<String>,
+    /// When it started, by GitHub's clock.
+    #[serde(default)]
+    pub started_at: Option<jiff::Timestamp>,
+    /// When it completed, by GitHub's clock.
+    #[serde(default)]
+    pub completed_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct WorkflowJobs {
+    jobs: Vec<WorkflowJob>,
 }
 
 /// The claims GitHub reads from an App's JWT.
@@ -289,6 +328,23 @@ impl GitHubApi {
         installation_id: u64,
         key: &Secret,
     ) -> Result<()> {
+        let token = self.installation_token(app_id, installation_id, key).await?;
+        self.registration_token(url.scope(), &token, Credential::App).await
+    }
+
+    /// Signs in as the App with its private key `key` (PEM) and returns a token of its
+    /// installation `installation_id`, which GitHub lets live for an hour.
+    #[tracing::instrument(
+        skip_all,
+        fields(api = %self.base, app_id = %app_id, installation_id = installation_id),
+        err
+    )]
+    pub async fn installation_token(
+        &self,
+        app_id: &str,
+        installation_id: u64,
+        key: &Secret,
+    ) -> Result<Secret> {
         let jwt = app_jwt(app_id, key)?;
         let id = installation_id.to_string();
         let path = ["app", "installations", &id, "access_tokens"];
@@ -298,7 +354,54 @@ impl GitHubApi {
             .json()
             .await
             .map_err(|source| Error::BadResponse { action: purpose.action(), source })?;
-        self.registration_token(url.scope(), &token.token, Credential::App).await
+        Ok(token.token)
+    }
+
+    /// The workflow job `job_id` of `repository` (`OWNER/REPO`), read with `bearer`, a
+    /// `credential` of that kind.
+    #[tracing::instrument(skip_all, fields(api = %self.base, repository, job_id), err)]
+    pub async fn workflow_job(
+        &self,
+        repository: &str,
+        job_id: u64,
+        bearer: &Secret,
+        credential: Credential,
+    ) -> Result<WorkflowJob> {
+        let (owner, repo) = split_repository(repository)?;
+        let id = job_id.to_string();
+        let path = ["repos", owner, repo, "actions", "jobs", &id];
+        let what = format!("workflow job {job_id}");
+        let purpose = Purpose::WorkflowJobs { repository, what: &what, credential };
+        let response = self.send(Method::GET, &path, bearer, purpose, StatusCode::OK).await?;
+        response
+            .json()
+            .await
+            .map_err(|source| Error::BadResponse { action: purpose.action(), source })
+    }
+
+    /// The jobs of the latest attempt of workflow run `run_id` in `repository` (`OWNER/REPO`),
+    /// at most 100, read like [`GitHubApi::workflow_job`].
+    #[tracing::instrument(skip_all, fields(api = %self.base, repository, run_id), err)]
+    pub async fn run_jobs(
+        &self,
+        repository: &str,
+        run_id: u64,
+        bearer: &Secret,
+        credential: Credential,
+    ) -> Result<Vec<WorkflowJob>> {
+        let (owner, repo) = split_repository(repository)?;
+        let id = run_id.to_string();
+        let path = ["repos", owner, repo, "actions", "runs", &id, "jobs"];
+        let what = format!("workflow run {run_id}");
+        let purpose = Purpose::WorkflowJobs { repository, what: &what, credential };
+        let mut url = self.endpoint(&path)?;
+        url.query_pairs_mut().append_pair("filter", "latest").append_pair("per_page", "100");
+        let response = self.send_to(Method::GET, url, bearer, purpose, StatusCode::OK).await?;
+        let jobs: WorkflowJobs = response
+            .json()
+            .await
+            .map_err(|source| Error::BadResponse { action: purpose.action(), source })?;
+        Ok(jobs.jobs)
     }
 
     async fn registration_token(
@@ -325,6 +428,18 @@ impl GitHubApi {
         expected: StatusCode,
     ) -> Result<reqwest::Response> {
         let url = self.endpoint(path)?;
+        self.send_to(method, url, bearer, purpose, expected).await
+    }
+
+    /// [`Self::send`] to a URL with a query.
+    async fn send_to(
+        &self,
+        method: Method,
+        url: url::Url,
+        bearer: &Secret,
+        purpose: Purpose<'_>,
+        expected: StatusCode,
+    ) -> Result<reqwest::Response> {
         let response = self
             .client
             .request(method, url)
@@ -372,6 +487,7 @@ impl Purpose<'_> {
             Self::RegistrationToken { .. } => "the runner registration-token request",
             Self::Installation { .. } => "the App installation lookup",
             Self::InstallationToken { .. } => "the installation-token request",
+            Self::WorkflowJobs { .. } => "the workflow job lookup",
         }
     }
 
@@ -415,12 +531,28 @@ impl Purpose<'_> {
             (Self::InstallationToken { installation_id, .. }, StatusCode::NOT_FOUND) => {
                 Error::InstallationNotFound { installation_id }
             }
+            (Self::WorkflowJobs { credential: Token, .. }, StatusCode::UNAUTHORIZED) => {
+                Error::BadToken
+            }
+            (Self::WorkflowJobs { repository, what, .. }, StatusCode::NOT_FOUND) => {
+                Error::NotFound { target: format!("{what} in repository {repository}") }
+            }
             (purpose, status) => Error::UnexpectedStatus {
                 status: status.as_u16(),
                 action: purpose.action(),
                 message,
             },
         }
+    }
+}
+
+/// `OWNER/REPO` as its two path segments.
+fn split_repository(repository: &str) -> Result<(&str, &str)> {
+    match repository.split_once('/') {
+        Some((owner, repo)) if !owner.is_empty() && !repo.is_empty() && !repo.contains('/') => {
+            Ok((owner, repo))
+        }
+        _ => Err(Error::InvalidRepository { value: repository.to_owned() }),
     }
 }
 
@@ -989,6 +1121,55 @@ mod tests {
             server.received_requests().await.unwrap_or_default().is_empty(),
             "no request may go out with a key that cannot sign"
         );
+    }
+
+    #[tokio::test]
+    async fn a_workflow_job_is_read_with_an_app_installation_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/app/installations/4242/access_tokens"))
+            .and(signed_by_app)
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"token": INSTALL_TOKEN})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/app/actions/jobs/77"))
+            .and(header("authorization", format!("Bearer {INSTALL_TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": 77, "name": "build", "status": "completed", "conclusion": "success",
+                "started_at": "2026-01-02T03:04:05Z", "completed_at": null, "steps": []
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let api = GitHubApi::with_base(&server.uri());
+        let token = api.installation_token(APP_ID, 4242, &app_key().0).await.unwrap();
+        let job = api.workflow_job("acme/app", 77, &token, Credential::App).await.unwrap();
+        assert_eq!(
+            (job.status.as_str(), job.conclusion.as_deref()),
+            ("completed", Some("success"))
+        );
+        assert_eq!(job.started_at.map(|t| t.to_string()).as_deref(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(job.completed_at, None);
+    }
+
+    #[tokio::test]
+    async fn workflow_job_refusals_name_the_job() {
+        let server = MockServer::start().await;
+        refuse(&server, "GET", "/repos/acme/app/actions/jobs/1", ResponseTemplate::new(404)).await;
+        refuse(&server, "GET", "/repos/acme/app/actions/jobs/2", ResponseTemplate::new(401)).await;
+        let api = GitHubApi::with_base(&server.uri());
+        let err = api.workflow_job("acme/app", 1, &token(), Credential::Token).await.unwrap_err();
+        assert!(
+            err.to_string().contains("the workflow job 1 in repository acme/app does not exist"),
+            "{err}"
+        );
+        let err = api.workflow_job("acme/app", 2, &token(), Credential::Token).await.unwrap_err();
+        assert!(matches!(err, Error::BadToken), "{err}");
+        assert_secret_free(&err);
+        let err = api.workflow_job("acme", 3, &token(), Credential::Token).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRepository { .. }), "{err}");
     }
 
     #[test]

@@ -6,12 +6,17 @@
 //! [`cluster`], and [`status`] reads the cluster back. Tokens and keys live only in
 //! [`secrets`]; external programs (`kind`, `helm`) are run only through [`process`].
 
+pub mod activity;
 pub mod app_key;
 pub mod arc;
 pub mod cluster;
+pub mod cluster_host;
 pub mod config;
+pub mod doctor;
 pub mod github;
 pub mod helm;
+pub mod incus;
+pub mod operations;
 pub mod paths;
 pub mod process;
 pub mod reconcile;

@@ -1,11 +1,13 @@
-//! Running the external programs deskrun drives (`kind`, `helm`): finding them, feeding
-//! input through stdin (never secrets in argv), capturing output, and turning failures into
-//! typed errors that say what to install or start.
+//! Running the external programs deskrun drives (`kind`, `helm`, `incus`): finding them,
+//! feeding input through stdin (never secrets in argv), capturing output, and turning failures
+//! into typed errors that say what to install or start. It also knows where the Docker daemon
+//! is, as the docker CLI (and so kind) finds it.
 //!
-//! It knows nothing about what the programs do; [`crate::cluster`] and [`crate::helm`] do.
+//! It knows nothing about what the programs do; [`crate::cluster`], [`crate::helm`] and
+//! [`crate::incus`] do.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
@@ -97,6 +99,16 @@ impl Program {
         )
     }
 
+    /// `incus`, or `$DESKRUN_INCUS`: the client of the Incus daemon that runs cluster hosts.
+    pub fn incus() -> Self {
+        Self::from_env(
+            "incus",
+            "DESKRUN_INCUS",
+            "install the Incus client (https://linuxcontainers.org/incus/docs/main/installing/) \
+             and add a remote with `incus remote add`, or set DESKRUN_INCUS to its path",
+        )
+    }
+
     fn from_env(name: &'static str, env: &'static str, install_hint: &'static str) -> Self {
         match std::env::var_os(env).filter(|p| !p.is_empty()) {
             Some(path) => Self { name, path: path.into(), from_env: Some(env), install_hint },
@@ -131,7 +143,7 @@ impl Program {
         }
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
         if let Some(detail) = docker_unavailable(&stderr) {
-            return Err(Error::DockerUnavailable { tried: docker_endpoint(), detail });
+            return Err(Error::DockerUnavailable { tried: docker_endpoint().to_string(), detail });
         }
         Err(Error::Failed { command: command_line, status: output.status, stderr })
     }
@@ -169,28 +181,109 @@ impl Program {
     }
 }
 
+/// The socket the docker CLI uses when nothing else is configured.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Where the Docker daemon is, as the docker CLI (and so kind) finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerEndpoint {
+    /// The daemon's address (`unix:///…`, `tcp://…`, `ssh://…`), or `None` when a docker
+    /// context is named but its metadata cannot be read.
+    pub host: Option<String>,
+    /// Whether the connection uses TLS (`DOCKER_TLS_VERIFY`, or TLS material in the context).
+    pub tls: bool,
+    /// Where the address came from, for messages.
+    pub source: DockerSource,
+}
+
+/// How [`DockerEndpoint`] was decided, in the docker CLI's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerSource {
+    /// The `DOCKER_HOST` variable.
+    HostVariable,
+    /// A context named by `DOCKER_CONTEXT`.
+    ContextVariable(String),
+    /// The current context in the docker CLI's `config.json`.
+    CurrentContext(String),
+    /// Nothing configured: the default socket.
+    Default,
+}
+
+impl std::fmt::Display for DockerEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self.host.as_deref().unwrap_or("?");
+        match &self.source {
+            DockerSource::HostVariable => write!(f, "DOCKER_HOST={host}"),
+            DockerSource::ContextVariable(context) => {
+                write!(f, "docker context {context:?} (from DOCKER_CONTEXT)")
+            }
+            DockerSource::CurrentContext(context) => {
+                write!(f, "docker context {context:?} (the current one)")
+            }
+            DockerSource::Default => write!(f, "the default socket {host}"),
+        }
+    }
+}
+
 /// Where the docker CLI (and so kind) looks for the daemon, in the order it decides:
 /// `DOCKER_HOST`, then `DOCKER_CONTEXT`, then the current context in
-/// `~/.docker/config.json`, then the default socket.
-fn docker_endpoint() -> String {
+/// `~/.docker/config.json` (or `$DOCKER_CONFIG`), then the default socket.
+pub fn docker_endpoint() -> DockerEndpoint {
+    let tls_variable = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
     if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return format!("DOCKER_HOST={host}");
-    }
-    if let Some(context) = std::env::var("DOCKER_CONTEXT").ok().filter(|c| !c.is_empty()) {
-        return format!("docker context {context:?} (from DOCKER_CONTEXT)");
+        return DockerEndpoint {
+            host: Some(host),
+            tls: tls_variable,
+            source: DockerSource::HostVariable,
+        };
     }
     let config_dir = std::env::var_os("DOCKER_CONFIG")
+        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| directories::BaseDirs::new().map(|dirs| dirs.home_dir().join(".docker")));
-    let current = config_dir
-        .and_then(|dir| std::fs::read_to_string(dir.join("config.json")).ok())
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|config| config.get("currentContext")?.as_str().map(str::to_owned))
-        .filter(|context| context != "default");
-    match current {
-        Some(context) => format!("docker context {context:?} (the current one)"),
-        None => "the default socket unix:///var/run/docker.sock".to_owned(),
+    let named = std::env::var("DOCKER_CONTEXT").ok().filter(|c| !c.is_empty());
+    let (context, source) = match named {
+        Some(context) => (Some(context.clone()), DockerSource::ContextVariable(context)),
+        None => {
+            let current = config_dir
+                .as_ref()
+                .and_then(|dir| std::fs::read_to_string(dir.join("config.json")).ok())
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|config| config.get("currentContext")?.as_str().map(str::to_owned))
+                .filter(|context| !context.is_empty());
+            match current {
+                Some(context) => (Some(context.clone()), DockerSource::CurrentContext(context)),
+                None => (None, DockerSource::Default),
+            }
+        }
+    };
+    // NB: "default" is the docker CLI's name for "no context": DOCKER_HOST or the socket.
+    match (context, config_dir) {
+        (Some(context), Some(dir)) if context != "default" => {
+            let (host, tls) = context_endpoint(&dir, &context);
+            DockerEndpoint { host, tls: tls || tls_variable, source }
+        }
+        _ => DockerEndpoint {
+            host: Some(DEFAULT_DOCKER_HOST.to_owned()),
+            tls: false,
+            source: DockerSource::Default,
+        },
     }
+}
+
+/// Reads a docker context's endpoint from the docker CLI's context store, where each context
+/// lives in a directory named by the SHA-256 of its name.
+fn context_endpoint(config_dir: &Path, context: &str) -> (Option<String>, bool) {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(context.as_bytes());
+    let id: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let meta = config_dir.join("contexts").join("meta").join(&id).join("meta.json");
+    let host = std::fs::read_to_string(meta)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|meta| meta.pointer("/Endpoints/docker/Host")?.as_str().map(str::to_owned));
+    let tls = config_dir.join("contexts").join("tls").join(&id).join("docker").is_dir();
+    (host, tls)
 }
 
 /// Recognises kind's ways of saying that Docker is missing or stopped.
@@ -234,6 +327,24 @@ mod tests {
         };
         let err = program.run(&[], None).await.unwrap_err().to_string();
         assert!(err.contains("DESKRUN_KIND") && err.contains("/tmp"), "{err}");
+    }
+
+    #[test]
+    fn a_docker_context_is_found_by_the_hash_of_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // The docker CLI's directory for a context named "lab": the SHA-256 of the name.
+        let id = "a51146d38077ff992eba84cf1d5e9b249073503eb74868699016153b031a38f7";
+        let meta = dir.path().join("contexts/meta").join(id);
+        std::fs::create_dir_all(&meta).unwrap();
+        let json = r#"{"Name":"lab","Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376"}}}"#;
+        std::fs::write(meta.join("meta.json"), json).unwrap();
+        assert_eq!(
+            context_endpoint(dir.path(), "lab"),
+            (Some("tcp://10.0.0.5:2376".into()), false)
+        );
+        std::fs::create_dir_all(dir.path().join("contexts/tls").join(id).join("docker")).unwrap();
+        assert!(context_endpoint(dir.path(), "lab").1, "TLS material means TLS");
+        assert_eq!(context_endpoint(dir.path(), "other"), (None, false));
     }
 
     #[test]

@@ -355,25 +355,29 @@ impl<'a> Reconciler<'a> {
             }
         }
         let chart = self.chart_source.chart(arc::SCALE_SET_CHART)?;
-        let releases = plan.actions.iter().filter_map(|action| match action {
-            Action::Deploy { release } | Action::Update { release, .. } => {
-                plan.deployments.get(release).map(|d| (action, d))
+        // NB: collected first, and installed through a named async fn rather than closures
+        // held across awaits, so the future stays `Send` for any caller's runtime (closures
+        // there defeat the compiler's higher-ranked lifetime inference in `tokio::spawn`).
+        let mut pending: std::collections::VecDeque<(&Action, &ScaleSetDeployment)> = plan
+            .actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Deploy { release } | Action::Update { release, .. } => {
+                    plan.deployments.get(release).map(|d| (action, d))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut running = futures::stream::FuturesUnordered::new();
+        loop {
+            while running.len() < CONCURRENT_RELEASES {
+                let Some((action, deployment)) = pending.pop_front() else { break };
+                running.push(install_release(&helm, &chart, action, deployment));
             }
-            _ => None,
-        });
-        let mut installs = futures::stream::iter(releases.map(|(action, deployment)| {
-            let helm = &helm;
-            let chart = &chart;
-            async move {
-                let values =
-                    serde_json::to_string(&deployment.values).map_err(arc::Error::Render)?;
-                helm.upgrade_install(&deployment.release, chart, &values).await?;
-                Ok::<_, Error>(action)
+            match running.next().await {
+                Some(done) => progress(done?),
+                None => break,
             }
-        }))
-        .buffer_unordered(CONCURRENT_RELEASES);
-        while let Some(done) = installs.next().await {
-            progress(done?);
         }
         for action in &plan.actions {
             match action {
@@ -592,6 +596,18 @@ fn plan_removals(
 
 fn arc_resource(kind: &str) -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
+}
+
+/// Installs or upgrades one scale set release; returns the action it carried out.
+async fn install_release<'p>(
+    helm: &Helm<'_>,
+    chart: &crate::helm::ChartRef,
+    action: &'p Action,
+    deployment: &ScaleSetDeployment,
+) -> Result<&'p Action> {
+    let values = serde_json::to_string(&deployment.values).map_err(arc::Error::Render)?;
+    helm.upgrade_install(&deployment.release, chart, &values).await?;
+    Ok(action)
 }
 
 /// Why a deployed release differs from what is wanted, or `None` when it does not.

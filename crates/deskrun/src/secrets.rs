@@ -97,6 +97,26 @@ impl SecretStore {
     }
 }
 
+impl SecretStore {
+    /// Stores, reads back and deletes a throwaway entry, to tell whether the keyring works
+    /// (`deskrun doctor`). A locked keyring fails here as it would for `add`.
+    #[tracing::instrument(skip_all, err)]
+    pub fn probe(&self) -> Result<()> {
+        // NB: a leading dot keeps the probe from colliding with any installation's name.
+        const PROBE: &str = ".deskrun-doctor-probe";
+        let value = format!("probe-{}", std::process::id());
+        self.store(PROBE, &Secret::from(value.clone()))?;
+        let read_back = self.load(PROBE);
+        self.delete(PROBE)?;
+        if read_back?.expose_secret() != value {
+            return Err(Error::Unavailable {
+                detail: "an entry read back differently from how it was stored".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
 fn map_error(installation: &str, error: keyring::Error) -> Error {
     match error {
         keyring::Error::NoStorageAccess(e) => Error::Unavailable { detail: e.to_string() },

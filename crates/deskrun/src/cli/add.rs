@@ -4,11 +4,10 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
-use deskrun::config::{Config, ConfigStore};
-use deskrun::github::GitHubApi;
+use deskrun::config::ConfigStore;
+use deskrun::operations;
 use deskrun::secrets::{Secret, SecretStore};
 use deskrun::spec::{self, Auth, AuthType, ContainerMode, GitHubUrl, Installation, Mount};
-use deskrun::{app_key, github};
 use secrecy::ExposeSecret;
 
 use super::AddArgs;
@@ -31,89 +30,38 @@ or a prompt when standard input is a terminal.";
 const TOKEN_ENV: &str = "DESKRUN_TOKEN";
 
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
-    let (mut installation, app) = installation_from(&args)?;
     let store = ConfigStore::from_env()?;
-    check_new(&installation, &store.load()?, args.replace)?;
-    let secret = read_secret(&args, app.is_some())?;
-    let secret = match &app {
-        Some(_) => app_key::normalize_private_key(secret.expose_secret())
-            .context("--private-key-file (or the key given) cannot be used")?,
-        None => secret,
-    };
-    installation.auth = match app {
-        None => {
-            if !args.no_verify {
-                verify(&installation, || async {
-                    let api = GitHubApi::for_url(&installation.repository);
-                    api.verify_pat(&installation.repository, &secret).await
-                })
-                .await?;
-            }
-            Auth::Pat
-        }
-        Some((app_id, installation_id)) => {
-            let url = &installation.repository;
-            let api = GitHubApi::for_url(url);
-            let installation_id = match (installation_id, args.no_verify) {
-                (Some(id), _) => id,
-                (None, true) => return Err(spec::Error::MissingInstallationId.into()),
-                (None, false) => {
-                    let id = api.find_installation(url, &app_id, &secret).await?;
-                    progress(&format!("Found the App's installation on {url}: {id}"));
-                    id
-                }
-            };
-            if !args.no_verify {
-                verify(&installation, || api.verify_app(url, &app_id, installation_id, &secret))
-                    .await?;
-            }
-            Auth::GithubApp { app_id, installation_id }
-        }
-    };
     let secrets = SecretStore::default();
-    let previous = if args.replace { secrets.load(&installation.name).ok() } else { None };
-    secrets.store(&installation.name, &secret).context("cannot store the token")?;
-    let saved = store.update(|config| {
-        // NB: checked again under the lock: another process may have added it meanwhile.
-        check_new(&installation, config, args.replace)?;
-        config.installations.insert(installation.name.clone(), installation.clone());
-        Ok::<_, anyhow::Error>(())
+    let existing = store.load()?.installations.get(&args.name).cloned();
+    let (installation, app) = installation_from(&args, existing.as_ref().filter(|_| args.replace))?;
+    // NB: refused before the token is read, so nobody types a token for nothing.
+    operations::check_new(&installation, &store.load()?, args.replace)?;
+    let keeps_auth = existing.as_ref().is_some_and(|e| {
+        args.replace
+            && matches!((&e.auth, &app), (Auth::Pat, None) | (Auth::GithubApp { .. }, Some(_)))
     });
-    if let Err(error) = saved {
-        // Nothing was saved, so the keyring goes back to what it held before.
-        let _ = match &previous {
-            Some(old) => secrets.store(&installation.name, old),
-            None => secrets.delete(&installation.name),
-        };
-        return Err(error);
-    }
-    let verb = if args.replace { "Updated" } else { "Saved" };
-    progress(&format!("{verb} installation {} in {}", installation.name, store.path().display()));
-    if !args.no_deploy {
-        super::reconcile::deploy_one(&installation.name).await.with_context(|| {
-            format!(
-                "installation {} is saved, but deploying it failed; fix the cause and run \
-                 `deskrun up`",
-                installation.name
-            )
-        })?;
-    }
-    print(&format!("runs-on: {}\n", installation.runs_on()))
-}
-
-/// Checks with GitHub that the credentials can register runners for the URL.
-async fn verify<F, Fut>(installation: &Installation, check: F) -> anyhow::Result<()>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<(), github::Error>>,
-{
-    progress(&format!(
-        "Checking the credentials with GitHub ({})…",
-        installation.repository.api_base()
-    ));
-    check().await.context(
-        "the credentials cannot register runners (use --no-verify to skip this check offline)",
-    )
+    let secret = read_secret(&args, app.is_some(), keeps_auth)?;
+    let request = operations::AddRequest {
+        installation,
+        app,
+        secret,
+        verify: !args.no_verify,
+        replace: args.replace,
+        deploy: !args.no_deploy,
+    };
+    let name = request.installation.name.clone();
+    let added = operations::add(&store, &secrets, request, &super::output::show).await.map_err(
+        |error| match error {
+            operations::Error::Reconcile(_) | operations::Error::Cluster(_) => {
+                anyhow::Error::new(error).context(format!(
+                    "installation {name} is saved, but deploying it failed; fix the cause and \
+                     run `deskrun up`"
+                ))
+            }
+            other => other.into(),
+        },
+    )?;
+    print(&format!("runs-on: {}\n", added.installation.runs_on()))
 }
 
 /// The GitHub App flags: the App ID and, when given, the installation ID.
@@ -121,14 +69,25 @@ type AppFlags = Option<(String, Option<u64>)>;
 
 /// The installation the flags describe (its `auth` is settled once the secret is read) and
 /// the GitHub App flags, all checked before anything is read or saved.
-fn installation_from(args: &AddArgs) -> anyhow::Result<(Installation, AppFlags)> {
+fn installation_from(
+    args: &AddArgs,
+    existing: Option<&Installation>,
+) -> anyhow::Result<(Installation, AppFlags)> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let mut mounts =
         args.mounts.iter().map(|spec| Mount::parse(spec, &cwd)).collect::<Result<Vec<_>, _>>()?;
     for spec in &args.caches {
         mounts.extend(Mount::parse_cache(spec, &cwd)?);
     }
-    let app = match args.auth_type.parse::<AuthType>()? {
+    if mounts.is_empty() {
+        mounts = existing.map(|e| e.mounts.clone()).unwrap_or_default();
+    }
+    let saved_type = existing.map(|e| match e.auth {
+        Auth::Pat => "pat",
+        Auth::GithubApp { .. } => "github-app",
+    });
+    let auth_type = args.auth_type.as_deref().or(saved_type).unwrap_or("pat");
+    let app = match auth_type.parse::<AuthType>()? {
         AuthType::Pat => {
             for (given, flag) in [
                 (args.app_id.is_some(), "--app-id"),
@@ -142,16 +101,39 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<(Installation, AppFlags)>
             None
         }
         AuthType::GithubApp => {
-            let app_id = spec::parse_app_id(args.app_id.as_deref())?;
+            let (saved_app, saved_id) = match existing.map(|e| &e.auth) {
+                Some(Auth::GithubApp { app_id, installation_id }) => {
+                    (Some(app_id.clone()), Some(*installation_id))
+                }
+                _ => (None, None),
+            };
+            let app_id = spec::parse_app_id(args.app_id.as_deref().or(saved_app.as_deref()))?;
             let id =
                 args.installation_id.as_deref().map(spec::parse_installation_id).transpose()?;
-            Some((app_id, id))
+            Some((app_id, id.or(saved_id)))
         }
     };
-    if args.instances > 1
-        && (args.min_runners, args.max_runners)
-            != (spec::DEFAULT_MIN_RUNNERS, spec::DEFAULT_MAX_RUNNERS)
-    {
+    let repository = match (&args.repository, existing) {
+        (Some(url), _) => GitHubUrl::parse(url)?,
+        (None, Some(existing)) => existing.repository.clone(),
+        (None, None) => bail!(
+            "--repository is required: the GitHub URL the runners register with, e.g. \
+             https://github.com/OWNER/REPO"
+        ),
+    };
+    let mode = match (&args.mode, existing) {
+        (Some(mode), _) => mode.parse::<ContainerMode>()?,
+        (None, Some(existing)) => existing.mode,
+        (None, None) => ContainerMode::default(),
+    };
+    let pick =
+        |given: Option<u32>, saved: Option<u32>, default: u32| given.or(saved).unwrap_or(default);
+    let min_runners =
+        pick(args.min_runners, existing.map(|e| e.min_runners), spec::DEFAULT_MIN_RUNNERS);
+    let max_runners =
+        pick(args.max_runners, existing.map(|e| e.max_runners), spec::DEFAULT_MAX_RUNNERS);
+    let instances = pick(args.instances, existing.map(|e| e.instances), 1);
+    if instances > 1 && (args.min_runners.is_some() || args.max_runners.is_some()) {
         progress(
             "note: --min-runners and --max-runners are ignored with --instances > 1: each \
              instance runs exactly one runner",
@@ -159,11 +141,11 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<(Installation, AppFlags)>
     }
     let installation = Installation {
         name: args.name.clone(),
-        repository: GitHubUrl::parse(&args.repository)?,
-        mode: args.mode.parse::<ContainerMode>()?,
-        min_runners: args.min_runners,
-        max_runners: args.max_runners,
-        instances: args.instances,
+        repository,
+        mode,
+        min_runners,
+        max_runners,
+        instances,
         mounts,
         auth: Auth::Pat,
     };
@@ -180,29 +162,9 @@ fn installation_from(args: &AddArgs) -> anyhow::Result<(Installation, AppFlags)>
     Ok((installation, app))
 }
 
-fn check_new(installation: &Installation, config: &Config, replace: bool) -> anyhow::Result<()> {
-    let exists = config.installations.contains_key(&installation.name);
-    if exists && !replace {
-        bail!(
-            "installation {:?} already exists; change it with `deskrun add {} --replace …`, \
-             remove it with `deskrun remove {}`, or choose another name",
-            installation.name,
-            installation.name,
-            installation.name
-        );
-    }
-    if replace && !exists {
-        bail!(
-            "--replace: there is no installation {:?} to replace; drop --replace to add it",
-            installation.name
-        );
-    }
-    spec::check_collisions(installation, config.installations.values()).map_err(anyhow::Error::msg)
-}
-
 /// Reads the token or key from the one source given: --token-stdin, --private-key-file,
 /// --auth-value, DESKRUN_TOKEN, or a prompt on a terminal.
-fn read_secret(args: &AddArgs, is_app: bool) -> anyhow::Result<Secret> {
+fn read_secret(args: &AddArgs, is_app: bool, optional: bool) -> anyhow::Result<Option<Secret>> {
     let what = if is_app { "GitHub App private key" } else { "token" };
     let given: Vec<&str> = [
         (args.token_stdin, "--token-stdin"),
@@ -215,6 +177,10 @@ fn read_secret(args: &AddArgs, is_app: bool) -> anyhow::Result<Secret> {
     if given.len() > 1 {
         bail!("the {what} is given twice ({}); give it once", given.join(" and "));
     }
+    let from_env = std::env::var(TOKEN_ENV).ok().filter(|v| !v.trim().is_empty());
+    if optional && given.is_empty() && from_env.is_none() {
+        return Ok(None);
+    }
     let raw = if args.token_stdin {
         if std::io::stdin().is_terminal() {
             progress(&format!("Reading the {what} from standard input (end with Ctrl-D)…"));
@@ -223,15 +189,30 @@ fn read_secret(args: &AddArgs, is_app: bool) -> anyhow::Result<Secret> {
         std::io::stdin().read_to_string(&mut value).context("cannot read standard input")?;
         value
     } else if let Some(path) = &args.private_key_file {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --private-key-file {}", path.display()))?
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read --private-key-file {}", path.display()))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "--private-key-file {} is not a text PEM file (a binary DER key?); convert it \
+                 with `openssl pkey -inform DER -in KEY -out key.pem`",
+                path.display()
+            )
+        })?;
+        if text.trim().is_empty() {
+            bail!(
+                "--private-key-file {} is empty; give the .pem file downloaded from the \
+                   App's settings page",
+                path.display()
+            );
+        }
+        text
     } else if let Some(value) = &args.auth_value {
         progress(
             "warning: --auth-value is visible to other processes and kept in shell history; \
              prefer --token-stdin or DESKRUN_TOKEN",
         );
         value.clone()
-    } else if let Some(value) = std::env::var(TOKEN_ENV).ok().filter(|v| !v.trim().is_empty()) {
+    } else if let Some(value) = from_env {
         value
     } else if !is_app && std::io::stdin().is_terminal() {
         rpassword::prompt_password("GitHub token: ").context("cannot read the token")?
@@ -253,5 +234,5 @@ fn read_secret(args: &AddArgs, is_app: bool) -> anyhow::Result<Secret> {
     if value.is_empty() {
         bail!("the {what} is empty; pass the value itself (see `deskrun add --help`)");
     }
-    Ok(Secret::from(value))
+    Ok(Some(Secret::from(value)))
 }

@@ -3,6 +3,9 @@
 
 mod add;
 mod cluster;
+mod cluster_host;
+mod completions;
+mod doctor;
 mod output;
 mod reconcile;
 mod status;
@@ -16,7 +19,8 @@ pub use output::is_broken_pipe;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  the command failed (the message says why and how to fix it)
+  1  the command failed (the message says why and how to fix it); for `doctor`: a check
+     failed
   2  the command line was wrong (unknown flag, missing argument)
 
 Environment:
@@ -24,7 +28,7 @@ Environment:
   DESKRUN_DATA_DIR      directory of auto-chosen caches (default: the platform data directory)
   DESKRUN_TOKEN         the token for `add` (instead of a prompt or --token-stdin)
   DESKRUN_CHART_SOURCE  ARC chart source: an oci:// registry or a directory of charts
-  DESKRUN_KIND, DESKRUN_HELM  paths of the kind and helm executables
+  DESKRUN_KIND, DESKRUN_HELM, DESKRUN_INCUS  paths of the kind, helm and incus executables
   DESKRUN_GITHUB_API_URL  GitHub REST API base (default: from the URL's host)
   RUST_LOG              log filter, e.g. RUST_LOG=deskrun=debug (or use --verbose)";
 
@@ -63,6 +67,27 @@ enum Command {
     /// Create, delete or inspect the local kind cluster.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Create, list, configure or delete cluster hosts: NixOS containers on the current Incus
+    /// remote with Docker, kind, kubectl and deskrun inside.
+    #[command(subcommand, after_help = cluster_host::AFTER_HELP)]
+    ClusterHost(cluster_host::ClusterHostCommand),
+    /// Check this machine: Docker, kind, Helm, kernel limits, disk, cgroups, keyring, and the
+    /// desktop's notification service and tray. Exits 1 when a check fails.
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(OutputArgs),
+    /// Print the completion script for a shell.
+    #[command(after_help = completions::AFTER_HELP)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into --dir.
+    #[command(hide = true)]
+    Man {
+        /// Write deskrun.1 and a page per subcommand here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print deskrun's version and the ARC version it deploys.
     Version,
 }
@@ -90,6 +115,10 @@ struct StatusArgs {
     name: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
+    /// Then print what happens, a line per event (one JSON object per line with --output
+    /// json: the status first, then the events), until Ctrl-C.
+    #[arg(short, long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,23 +145,26 @@ struct AddArgs {
     name: String,
     /// GitHub URL the runners register with: https://github.com/OWNER/REPO, an
     /// organization https://github.com/ORG, or https://github.com/enterprises/ENT.
+    /// Required, except with --replace (which keeps the saved value of every flag not given).
     #[arg(short, long, value_name = "URL")]
-    repository: String,
+    repository: Option<String>,
     /// Container mode: kubernetes (each job in its own pod), cached-privileged-kubernetes
     /// (job pods privileged root, for systemd and nested containers), or dind
     /// (Docker-in-Docker).
-    #[arg(short, long, default_value = "kubernetes", value_name = "MODE",
+    /// [default: kubernetes]
+    #[arg(short, long, value_name = "MODE",
           value_parser = ["kubernetes", "cached-privileged-kubernetes", "dind"])]
-    mode: String,
-    /// Idle runners kept ready.
-    #[arg(long, default_value_t = deskrun::spec::DEFAULT_MIN_RUNNERS, value_name = "N")]
-    min_runners: u32,
-    /// The most runners at once.
-    #[arg(long, default_value_t = deskrun::spec::DEFAULT_MAX_RUNNERS, value_name = "N")]
-    max_runners: u32,
-    /// Make N scale sets <name>-1 … <name>-N, each with one runner and its own caches.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    instances: u32,
+    mode: Option<String>,
+    /// Idle runners kept ready [default: 1].
+    #[arg(long, value_name = "N")]
+    min_runners: Option<u32>,
+    /// The most runners at once [default: 5].
+    #[arg(long, value_name = "N")]
+    max_runners: Option<u32>,
+    /// Make N scale sets <name>-1 … <name>-N, each with one runner and its own caches
+    /// [default: 1].
+    #[arg(long, value_name = "N")]
+    instances: Option<u32>,
     /// Host path to mount: TARGET (deskrun picks a cache path), SRC:TARGET, or
     /// SRC:TARGET:TYPE with TYPE DirectoryOrCreate (default), Directory or Socket.
     #[arg(long = "mount", value_name = "SPEC")]
@@ -141,8 +173,9 @@ struct AddArgs {
     #[arg(long = "cache", value_name = "SPEC")]
     caches: Vec<String>,
     /// Credentials: pat (personal access token) or github-app.
-    #[arg(long, default_value = "pat", value_name = "TYPE", value_parser = ["pat", "github-app"])]
-    auth_type: String,
+    /// [default: pat]
+    #[arg(long, value_name = "TYPE", value_parser = ["pat", "github-app"])]
+    auth_type: Option<String>,
     /// The token (or, for github-app, the private key PEM). Visible to other processes and
     /// kept in shell history: prefer --token-stdin, DESKRUN_TOKEN or the prompt.
     #[arg(long, value_name = "SECRET", hide_env_values = true)]
@@ -166,8 +199,9 @@ struct AddArgs {
     /// deskrun checks that they can register runners for the URL before saving anything.
     #[arg(long)]
     no_verify: bool,
-    /// Replace an existing installation of this name (settings and credentials); its
-    /// runners are updated in place and, for new credentials, its listeners restart.
+    /// Change an existing installation: flags given replace saved values, the others (and
+    /// the token, when none is given) are kept. Its runners are updated in place and, for
+    /// new credentials, its listeners restart.
     #[arg(long)]
     replace: bool,
 }
@@ -187,19 +221,30 @@ pub fn init_logging(verbose: bool) {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if !matches!(cli.command, Command::Version) {
+    // NB: generators and the doctor must not change anything, so they skip the import.
+    let read_only = matches!(
+        cli.command,
+        Command::Version | Command::Completions { .. } | Command::Man { .. } | Command::Doctor(_)
+    );
+    if !read_only {
         import_legacy_config();
     }
     match cli.command {
         Command::Add(args) => add::run(*args).await,
         Command::List(args) => status::list(args.output),
-        Command::Status(args) => status::status(args.name.as_deref(), args.output.output).await,
+        Command::Status(args) => {
+            status::status(args.name.as_deref(), args.output.output, args.watch).await
+        }
         Command::Remove { name } => reconcile::remove(&name).await,
         Command::Up(args) => reconcile::up(args.recreate_cluster).await,
         Command::Down => reconcile::down().await,
         Command::Cluster(ClusterCommand::Create) => cluster::create().await,
         Command::Cluster(ClusterCommand::Delete) => cluster::delete().await,
         Command::Cluster(ClusterCommand::Status(args)) => cluster::status(args.output).await,
+        Command::ClusterHost(command) => cluster_host::run(command).await,
+        Command::Doctor(args) => doctor::run(args.output).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(dir.as_deref()),
         Command::Version => output::print(&format!(
             "deskrun {} (ARC {})\n",
             env!("CARGO_PKG_VERSION"),
@@ -219,16 +264,13 @@ fn import_legacy_config() {
         Ok(None) => {}
         Ok(Some(report)) => {
             output::progress(&format!(
-                "Imported {} installation(s) from the original deskrun's {}: {}. Their tokens \
-                 are now in the OS keyring and were removed from that file.",
-                report.imported.len(),
-                report.path.display(),
-                if report.imported.is_empty() {
-                    "none".to_owned()
-                } else {
-                    report.imported.join(", ")
-                }
+                "Moved the plaintext tokens of the original deskrun's {} into the OS keyring \
+                 and removed them from that file.",
+                report.path.display()
             ));
+            if !report.imported.is_empty() {
+                output::progress(&format!("  imported: {}", report.imported.join(", ")));
+            }
             for (name, reason) in &report.skipped {
                 output::progress(&format!("  not imported: {name}: {reason}"));
             }

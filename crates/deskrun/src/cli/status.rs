@@ -1,15 +1,19 @@
-//! `deskrun list` and `deskrun status`: tables for people, JSON for scripts.
+//! `deskrun list` and `deskrun status`: tables for people, JSON for scripts; with
+//! `status --watch`, the runners' activity as it happens, a line per event.
 
 use std::fmt::Write;
 
-use deskrun::cluster::KindCluster;
-use deskrun::config::ConfigStore;
+use deskrun::activity::{self, ActivityEvent, ActivitySettings, Job, JobResult, JobResults};
+use deskrun::cluster::{ClusterHandle, KindCluster};
+use deskrun::config::{Config, ConfigStore};
+use deskrun::secrets::SecretStore;
 use deskrun::spec::{Auth, Installation};
 use deskrun::status::RunnerStatus;
 use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::OutputFormat;
-use super::output::print;
+use super::output::{print, progress};
 
 /// One row of `list --output json`: the installation as configured, never a secret.
 #[derive(Serialize)]
@@ -78,7 +82,7 @@ struct ClusterState {
     running: bool,
 }
 
-pub async fn status(only: Option<&str>, format: OutputFormat) -> anyhow::Result<()> {
+pub async fn status(only: Option<&str>, format: OutputFormat, watch: bool) -> anyhow::Result<()> {
     let config = ConfigStore::from_env()?.load()?;
     if let Some(name) = only {
         let known = config
@@ -89,11 +93,10 @@ pub async fn status(only: Option<&str>, format: OutputFormat) -> anyhow::Result<
     }
     let cluster = KindCluster::new(&config.cluster.name);
     let running = cluster.exists().await?;
-    let runners = if running {
-        let handle = cluster.connect().await?;
-        deskrun::status::read(&handle, &config, only).await?
-    } else {
-        Vec::new()
+    let handle = if running { Some(cluster.connect().await?) } else { None };
+    let runners = match &handle {
+        Some(handle) => deskrun::status::read(handle, &config, only).await?,
+        None => Vec::new(),
     };
     let report = StatusReport {
         cluster: ClusterState {
@@ -103,10 +106,24 @@ pub async fn status(only: Option<&str>, format: OutputFormat) -> anyhow::Result<
         },
         runners,
     };
-    match format {
-        OutputFormat::Json => print(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
-        OutputFormat::Text => print(&render_status(&report)),
+    match (format, watch) {
+        // NB: with --watch every line is one JSON object, the status included.
+        (OutputFormat::Json, true) => print(&format!("{}\n", serde_json::to_string(&report)?))?,
+        (OutputFormat::Json, false) => {
+            print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        }
+        (OutputFormat::Text, _) => print(&render_status(&report))?,
     }
+    if !watch {
+        return Ok(());
+    }
+    let Some(handle) = handle else {
+        anyhow::bail!(
+            "cluster {} is not running, so there is nothing to watch; `deskrun up` starts it",
+            cluster.name()
+        );
+    };
+    watch_activity(&handle, &config, only, format).await
 }
 
 fn render_status(report: &StatusReport) -> String {
@@ -157,7 +174,7 @@ fn render_status(report: &StatusReport) -> String {
 }
 
 /// A left-aligned table, columns two spaces apart.
-fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
+pub(super) fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(str::len);
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -178,4 +195,137 @@ fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
         line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+/// `status --watch`: the runners' events, as they happen, until Ctrl-C or SIGTERM (exit 0).
+async fn watch_activity(
+    cluster: &ClusterHandle,
+    config: &Config,
+    only: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let wanted: Option<Vec<String>> = only.map(|name| {
+        let sets = config.installations.get(name).map(Installation::scale_sets);
+        sets.map_or_else(|| vec![name.to_owned()], |s| s.into_iter().map(|s| s.name).collect())
+    });
+    let results = JobResults::from_config(config, SecretStore::default());
+    let settings = ActivitySettings::default();
+    let (watch, mut events) = activity::start(cluster.client().clone(), results, settings);
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    tokio::select! {
+        () = watch.synced() => {}
+        () = &mut stop => return Ok(()),
+    }
+    // NB: scripts (and the end-to-end tests) wait for this line: from here on, every change
+    // is printed.
+    progress("Watching for activity; Ctrl-C stops.");
+    loop {
+        let event = tokio::select! {
+            () = &mut stop => break,
+            received = events.recv() => match received {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    progress(&format!("warning: {missed} events were missed"));
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            },
+        };
+        if wanted.as_ref().is_some_and(|sets| !sets.iter().any(|s| s == event.scale_set())) {
+            continue;
+        }
+        match format {
+            OutputFormat::Json => {
+                let line = EventLine { time: jiff::Timestamp::now(), event: &event };
+                print(&format!("{}\n", serde_json::to_string(&line)?))?;
+            }
+            OutputFormat::Text => print(&render_event(&event))?,
+        }
+    }
+    watch.stop().await;
+    Ok(())
+}
+
+/// One line of `status --watch --output json`: when, and the event's own fields.
+#[derive(Serialize)]
+struct EventLine<'a> {
+    time: jiff::Timestamp,
+    #[serde(flatten)]
+    event: &'a ActivityEvent,
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stop_requested() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // NB: without a handler there is no Ctrl-C to wait for; the default kills us.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => drop(term.recv().await),
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}
+
+/// "12:03:04 job started: build (ubuntu) on web (acme/web, run 4242)".
+fn render_event(event: &ActivityEvent) -> String {
+    let time = jiff::Zoned::now().strftime("%H:%M:%S");
+    let what = match event {
+        ActivityEvent::ScaleSetAdded { scale_set } => format!("scale set deployed: {scale_set}"),
+        ActivityEvent::ScaleSetRemoved { scale_set } => format!("scale set removed: {scale_set}"),
+        ActivityEvent::RunnerOnline { scale_set, runner } => {
+            format!("runner online: {runner} ({scale_set})")
+        }
+        ActivityEvent::RunnerOffline { scale_set, runner } => {
+            format!("runner offline: {runner} ({scale_set})")
+        }
+        ActivityEvent::JobStarted(job) => format!("job started: {}", describe_job(job)),
+        ActivityEvent::JobFinished { job, result, duration } => {
+            let mut line = format!("job finished: {}", describe_job(job));
+            // NB: an unknown result is just "finished", which the line already says.
+            if *result != JobResult::Unknown {
+                let _ = write!(line, " {}", result.as_word());
+            }
+            if let Some(duration) = duration {
+                let _ = write!(line, " in {}", activity::format_duration(*duration));
+            }
+            line
+        }
+        ActivityEvent::NeedsAttention { scale_set, reason, message } => {
+            format!("attention: {scale_set} {}: {message}", reason.as_words())
+        }
+        ActivityEvent::AttentionCleared { scale_set } => format!("recovered: {scale_set}"),
+    };
+    format!("{time} {what}\n")
+}
+
+/// "build (ubuntu) on web (acme/web, run 4242)".
+fn describe_job(job: &Job) -> String {
+    let name = if job.name.is_empty() { "a job" } else { &job.name };
+    let mut about: Vec<String> = Vec::new();
+    if !job.repository.is_empty() {
+        about.push(job.repository.clone());
+    }
+    if let Some(run) = job.workflow_run_id {
+        about.push(format!("run {run}"));
+    }
+    if about.is_empty() {
+        format!("{name} on {}", job.scale_set)
+    } else {
+        format!("{name} on {} ({})", job.scale_set, about.join(", "))
+    }
 }

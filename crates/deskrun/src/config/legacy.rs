@@ -84,71 +84,89 @@ struct OldMount {
     kind: String,
 }
 
+/// The keyring account an old token is kept under when it cannot become an installation.
+pub fn parked_account(name: &str) -> String {
+    format!("legacy:{name}")
+}
+
 /// Imports `path` into `store` when it still holds a plaintext token; `Ok(None)` when there
-/// is nothing to do.
+/// is nothing to do. Runs under the config lock, so two processes starting at once import
+/// once (the second finds the file already scrubbed).
 #[tracing::instrument(skip_all, fields(path = %path.display()), err)]
 pub fn import(
     path: &Path,
     store: &ConfigStore,
     secrets: &SecretStore,
 ) -> Result<Option<ImportReport>, ImportError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let lock = store.lock()?;
     let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
     let parse_error = |e: serde_json::Error| Error::Parse {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: format!("the original deskrun's config is not valid JSON ({e})"),
     };
     let mut old: Value = serde_json::from_str(&text).map_err(parse_error)?;
     let Some(entries) = old.get("installations").and_then(Value::as_object) else {
         return Ok(None);
     };
+    let token_of = |v: &Value| {
+        v.get("AuthValue").and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned()
+    };
     let pending: Vec<(String, Value)> = entries
         .iter()
-        .filter(|(_, v)| v.get("AuthValue").and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+        .filter(|(_, v)| !token_of(v).is_empty())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if pending.is_empty() {
         return Ok(None);
     }
     let mut report = ImportReport { path: path.to_path_buf(), ..Default::default() };
-    let mut scrub = Vec::new();
-    store.update(|config| {
-        for (key, entry) in &pending {
-            let token = entry["AuthValue"].as_str().unwrap_or_default().trim().to_owned();
-            if config.installations.contains_key(key) {
-                // NB: its token stays in the old file: the keyring entry of that name
-                // belongs to the existing installation, and the token must not be lost.
+    let mut config = lock.load()?;
+    if config.installations.is_empty()
+        && let Some(name) = old.get("cluster_name").and_then(Value::as_str)
+        && !name.is_empty()
+        && spec::validate_name(name, 1).is_ok()
+    {
+        config.cluster.name = name.to_owned();
+    }
+    let keyring_error = |source| ImportError::Keyring { path: path.to_path_buf(), source };
+    for (key, entry) in &pending {
+        let token = Secret::from(token_of(entry));
+        let converted = if config.installations.contains_key(key) {
+            Err("an installation of that name already exists".to_owned())
+        } else {
+            convert(key, entry).and_then(|installation| {
+                spec::check_collisions(&installation, config.installations.values())?;
+                Ok(installation)
+            })
+        };
+        match converted {
+            Ok(installation) => {
+                secrets.store(key, &token).map_err(keyring_error)?;
+                config.installations.insert(key.clone(), installation);
+                report.imported.push(key.clone());
+            }
+            Err(reason) => {
+                // NB: parked, never lost: the plaintext still leaves the file.
+                let account = parked_account(key);
+                secrets.store(&account, &token).map_err(keyring_error)?;
                 report.skipped.push((
                     key.clone(),
-                    "an installation of that name already exists; its token was left in the \
-                     old file"
-                        .to_owned(),
+                    format!(
+                        "{reason}; its token is in the keyring as account {account:?} \
+                         (`secret-tool lookup service deskrun username {account}`)"
+                    ),
                 ));
-                continue;
-            }
-            secrets
-                .store(key, &Secret::from(token))
-                .map_err(|source| ImportError::Keyring { path: path.to_path_buf(), source })?;
-            scrub.push(key.clone());
-            match convert(key, entry) {
-                Ok(installation) => {
-                    let others = config.installations.values();
-                    match spec::check_collisions(&installation, others) {
-                        Ok(()) => {
-                            config.installations.insert(key.clone(), installation);
-                            report.imported.push(key.clone());
-                        }
-                        Err(reason) => report.skipped.push((key.clone(), reason)),
-                    }
-                }
-                Err(reason) => report.skipped.push((key.clone(), reason)),
             }
         }
-        Ok::<_, ImportError>(())
-    })?;
+    }
+    lock.save(&config)?;
     if let Some(entries) = old.get_mut("installations").and_then(Value::as_object_mut) {
-        for key in &scrub {
+        for (key, _) in &pending {
             if let Some(entry) = entries.get_mut(key) {
                 entry["AuthValue"] = Value::String(String::new());
             }
@@ -156,6 +174,7 @@ pub fn import(
     }
     let scrubbed = ConfigStore { path: path.to_path_buf() };
     scrubbed.write_text(&serde_json::to_string_pretty(&old).unwrap_or_default())?;
+    drop(lock);
     Ok(Some(report))
 }
 
@@ -166,10 +185,9 @@ fn convert(key: &str, entry: &Value) -> std::result::Result<Installation, String
         serde_json::from_value(entry.clone()).map_err(|e| format!("unreadable entry: {e}"))?;
     if old.auth_type == "github-app" {
         return Err(format!(
-            "it uses a GitHub App, and deskrun needs its App ID and installation ID: its key \
-             is in the keyring (service deskrun, account {key}); add it again with `deskrun \
-             add {key} -r URL --auth-type github-app --app-id ID --installation-id ID \
-             --private-key-file KEY`"
+            "it uses a GitHub App, and deskrun needs its App ID and installation ID; save the \
+             key below to a file and run `deskrun add {key} -r URL --auth-type github-app \
+             --app-id ID --private-key-file KEY`"
         ));
     }
     // NB: the old tool upgraded http:// to https://; so does the import.
@@ -186,10 +204,14 @@ fn convert(key: &str, entry: &Value) -> std::result::Result<Installation, String
         let source = (!mount.source.is_empty()).then(|| PathBuf::from(&mount.source));
         mounts.push(Mount { source, target: PathBuf::from(&mount.target), kind });
     }
+    let mode = match old.container_mode.as_str() {
+        "" => ContainerMode::default(),
+        other => other.parse::<ContainerMode>().map_err(|e| e.to_string())?,
+    };
     let installation = Installation {
         name: if old.name.is_empty() { key.to_owned() } else { old.name },
         repository: GitHubUrl::parse(&url).map_err(|e| e.to_string())?,
-        mode: old.container_mode.parse::<ContainerMode>().unwrap_or_default(),
+        mode,
         min_runners: u32::try_from(old.min_runners).unwrap_or(spec::DEFAULT_MIN_RUNNERS),
         max_runners: positive(old.max_runners).unwrap_or(spec::DEFAULT_MAX_RUNNERS),
         instances: positive(old.instances).unwrap_or(1),

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_host::ClusterHost;
 use crate::spec::Installation;
 
 pub mod legacy;
@@ -83,6 +84,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The whole config file.
+#[serde_with::serde_as]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -96,7 +98,14 @@ pub struct Config {
     pub arc: ArcConfig,
     /// The configured installations, by name.
     #[serde(default)]
+    #[serde_as(as = "serde_with::MapPreventDuplicates<_, _>")]
     pub installations: BTreeMap<String, Installation>,
+    /// The desktop app's preferences.
+    #[serde(default)]
+    pub desktop: DesktopConfig,
+    /// Cluster hosts made with `deskrun cluster-host create`, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cluster_hosts: BTreeMap<String, ClusterHost>,
 }
 
 impl Default for Config {
@@ -106,6 +115,8 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             arc: ArcConfig::default(),
             installations: BTreeMap::new(),
+            desktop: DesktopConfig::default(),
+            cluster_hosts: BTreeMap::new(),
         }
     }
 }
@@ -131,7 +142,33 @@ impl Config {
             crate::spec::check_collisions(inst, others)
                 .map_err(|e| format!("installation {key:?}: {e}"))?;
         }
+        for (key, host) in &self.cluster_hosts {
+            if key != &host.name {
+                return Err(format!(
+                    "cluster host {key:?} has \"name\": {:?}; the two must be the same",
+                    host.name
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// The desktop app's preferences: which notifications to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DesktopConfig {
+    /// Notify when a job starts.
+    pub notify_job_started: bool,
+    /// Notify when a job finishes.
+    pub notify_job_finished: bool,
+    /// Notify when a runner needs attention.
+    pub notify_attention: bool,
+}
+
+impl Default for DesktopConfig {
+    fn default() -> Self {
+        Self { notify_job_started: true, notify_job_finished: true, notify_attention: true }
     }
 }
 
@@ -189,6 +226,8 @@ impl ConfigStore {
     #[tracing::instrument(skip_all, fields(path = %self.path.display()), err)]
     pub fn load(&self) -> Result<Config> {
         let text = match fs::read_to_string(&self.path) {
+            // NB: saves are atomic, so an empty file was made by hand (`touch`): empty config.
+            Ok(text) if text.trim().is_empty() => return Ok(Config::default()),
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(self.io_error("read", source)),
@@ -197,7 +236,9 @@ impl ConfigStore {
     }
 
     fn parse(&self, text: &str) -> Result<Config> {
+        /// The config file: a JSON object with a version.
         #[derive(Deserialize)]
+        #[serde(rename = "the config file (a JSON object)")]
         struct VersionOnly {
             version: Option<u32>,
         }
@@ -231,17 +272,23 @@ impl ConfigStore {
     where
         E: From<Error>,
     {
-        let _lock = self.lock()?;
-        let mut config = self.load()?;
+        let lock = self.lock()?;
+        let mut config = lock.load()?;
         let before = config.clone();
         let out = change(&mut config)?;
         if config != before {
-            self.write(&config)?;
+            lock.save(&config)?;
         }
         Ok(out)
     }
 
-    fn lock(&self) -> Result<File> {
+    /// Takes the exclusive lock for a read-modify-write that does more than change the
+    /// config (e.g. also writes the keyring), so that no other process interleaves.
+    pub fn lock(&self) -> Result<ConfigLock<'_>> {
+        Ok(ConfigLock { store: self, _file: self.lock_file()? })
+    }
+
+    fn lock_file(&self) -> Result<File> {
         let dir = self.dir();
         fs::create_dir_all(dir)
             .map_err(|source| self.io_error("create the directory of", source))?;
@@ -259,7 +306,7 @@ impl ConfigStore {
         Ok(file)
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
@@ -290,6 +337,25 @@ impl ConfigStore {
 
     fn io_error(&self, action: &'static str, source: io::Error) -> Error {
         Error::Io { action, path: self.path.clone(), source }
+    }
+}
+
+/// The config file held under its exclusive lock until dropped.
+#[derive(Debug)]
+pub struct ConfigLock<'a> {
+    store: &'a ConfigStore,
+    _file: File,
+}
+
+impl ConfigLock<'_> {
+    /// Reads the config (see [`ConfigStore::load`]).
+    pub fn load(&self) -> Result<Config> {
+        self.store.load()
+    }
+
+    /// Replaces the file with `config`, atomically.
+    pub fn save(&self, config: &Config) -> Result<()> {
+        self.store.write(config)
     }
 }
 
@@ -345,6 +411,21 @@ mod tests {
             assert!(err.contains(needle), "{installations}: error {err:?} should name {needle:?}");
             assert_eq!(fs::read_to_string(store.path()).unwrap(), text, "left untouched");
         }
+    }
+
+    #[test]
+    fn a_duplicated_installation_is_an_error_not_last_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let one = r#"{"name": "a", "repository": "https://github.com/o/r", "min_runners": 1,
+            "max_runners": 5, "instances": 1, "auth": {"type": "pat"}}"#;
+        fs::write(
+            store.path(),
+            format!(r#"{{"version": 1, "installations": {{"a": {one}, "a": {one}}}}}"#),
+        )
+        .unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("duplicate"), "{err}");
     }
 
     #[test]

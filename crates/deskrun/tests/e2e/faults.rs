@@ -111,7 +111,8 @@ fn the_original_config_is_imported_and_its_plaintext_tokens_scrubbed() {
     let out = home.cmd().arg("list").env("HOME", home.dir.path().join("home")).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("Imported 2 installation(s)"), "the user is told: {err}");
+    assert!(err.contains("Moved the plaintext tokens"), "the user is told: {err}");
+    assert!(err.contains("imported: old-one, old-two"), "{err}");
     assert!(err.contains("old-app") && err.contains("--app-id"), "the App needs its IDs: {err}");
     let list = stdout(&out);
     assert!(list.contains("old-one") && list.contains("old-two"), "{list}");
@@ -122,8 +123,13 @@ fn the_original_config_is_imported_and_its_plaintext_tokens_scrubbed() {
     let config = std::fs::read_to_string(home.config_path()).unwrap();
     assert!(!config.contains(TOKEN), "no token in the new config");
     assert_eq!(keyring_lookup("old-one").as_deref(), Some(format!("{TOKEN}1").as_str()));
+    assert!(err.contains("legacy:old-app"), "the App key is parked, not lost: {err}");
+    assert_eq!(
+        keyring_lookup("legacy:old-app").as_deref(),
+        Some("-----BEGIN RSA PRIVATE KEY-----")
+    );
     let again = home.cmd().arg("list").env("HOME", home.dir.path().join("home")).output().unwrap();
-    assert!(!stderr(&again).contains("Imported"), "the import runs once: {}", stderr(&again));
+    assert!(!stderr(&again).contains("Moved"), "the import runs once: {}", stderr(&again));
 }
 
 /// The keyring entry as another program sees it, through the Secret Service.
@@ -343,4 +349,117 @@ fn docker_unreachable_says_where_it_looked() {
     assert!(err.contains("Docker daemon is not reachable"), "{err}");
     assert!(err.contains("DOCKER_HOST=unix:///run/user/1000/docker.sock"), "what was tried: {err}");
     assert!(!home.config_path().exists(), "nothing is written");
+}
+
+/// What the user saw: two commands started at once on first use both imported, and the
+/// slower one wrote the plaintext token back into the old file.
+#[test]
+fn two_first_runs_at_once_import_once_and_keep_the_file_scrubbed() {
+    let home = Home::new();
+    let fake_home = home.dir.path().join("home");
+    let legacy = fake_home.join(".deskrun").join("config.json");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    let old = json!({"cluster_name": "deskrun", "installations": {"x": {
+        "Name": "x", "Repository": "https://github.com/o/r", "ContainerMode": "kubernetes",
+        "MinRunners": 1, "MaxRunners": 5, "AuthType": "pat", "AuthValue": TOKEN}}});
+    std::fs::write(&legacy, old.to_string()).unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            home.cmd()
+                .arg("list")
+                .env("HOME", &fake_home)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut told = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        told += usize::from(stderr(&out).contains("Moved the plaintext tokens"));
+    }
+    assert_eq!(told, 1, "exactly one process imports");
+    assert!(!std::fs::read_to_string(&legacy).unwrap().contains(TOKEN), "scrubbed for good");
+    assert_eq!(keyring_lookup("x").as_deref(), Some(TOKEN));
+}
+
+/// What the user saw: two `add`s of one name at once; the winner said "Saved" but the
+/// loser's clean-up had deleted the winner's token from the keyring.
+#[test]
+fn concurrent_adds_of_one_name_keep_the_winners_token() {
+    let home = Home::new();
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            home.cmd()
+                .args(["add", "same", "-r", "https://github.com/o/r", "--no-verify", "--no-deploy"])
+                .env("DESKRUN_TOKEN", format!("{TOKEN}{i}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let winners: Vec<usize> = children
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, child)| child.wait_with_output().unwrap().status.success().then_some(i))
+        .collect();
+    assert_eq!(winners.len(), 1, "one add wins, the others find the name taken");
+    let stored = keyring_lookup("same");
+    assert_eq!(stored.as_deref(), Some(format!("{TOKEN}{}", winners[0]).as_str()));
+}
+
+/// What the user saw: rotating a token with --replace reset --instances and --mount.
+#[test]
+fn replace_keeps_what_it_is_not_told_to_change() {
+    let home = Home::new();
+    let add = |args: &[&str], token: Option<&str>| {
+        let mut cmd = home.cmd();
+        cmd.args(["add", "a", "--no-verify", "--no-deploy"]).args(args);
+        if let Some(token) = token {
+            cmd.env("DESKRUN_TOKEN", token);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    add(
+        &["-r", "https://github.com/o/r", "--mount", "/var/lib/docker", "--instances", "2"],
+        Some(TOKEN),
+    );
+    add(&["--replace"], Some("ghp_rotated"));
+    add(&["--replace", "--mode", "dind"], None);
+    let list: serde_json::Value =
+        serde_json::from_slice(&home.ok(&["list", "--output", "json"]).stdout).unwrap();
+    let a = &list[0];
+    assert_eq!(a["instances"], 2, "{a}");
+    assert_eq!(a["mounts"][0]["target"], "/var/lib/docker", "{a}");
+    assert_eq!(a["mode"], "dind", "{a}");
+    assert_eq!(keyring_lookup("a").as_deref(), Some("ghp_rotated"), "the token was rotated");
+}
+
+#[test]
+fn a_token_with_a_line_break_or_an_app_for_an_enterprise_is_refused_offline_too() {
+    let home = Home::new();
+    let out = home
+        .cmd()
+        .args(["add", "r", "-r", "https://github.com/o/r", "--no-verify", "--no-deploy"])
+        .env("DESKRUN_TOKEN", "ghp_one\nghp_two")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line break or space"), "{}", stderr(&out));
+    let key = write_test_key(home.dir.path());
+    let out = home
+        .cmd()
+        .args(["add", "e", "-r", "https://github.com/enterprises/big", "--no-verify"])
+        .args(["--auth-type", "github-app", "--app-id", "1", "--installation-id", "2"])
+        .arg("--private-key-file")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("manage_runners:enterprise"), "{}", stderr(&out));
+    assert!(!home.config_path().exists());
 }

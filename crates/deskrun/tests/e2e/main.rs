@@ -2,8 +2,12 @@
 //! real Helm, ARC's real 0.14.2 charts, a real Secret Service keyring, and a stand-in
 //! `kind` (kind needs Docker, which the test machines lack).
 
+mod activity;
+mod cluster_host;
+mod doctor;
 mod faults;
 mod preflight;
+mod shell;
 mod support;
 
 use std::collections::BTreeSet;

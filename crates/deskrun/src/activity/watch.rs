@@ -1,0 +1,357 @@
+//! The background loop: three kube-runtime watchers (EphemeralRunners, AutoscalingRunnerSets,
+//! listener pods) merged into one stream, fed to the tracker, finished jobs completed with
+//! their results, and the events broadcast to every subscriber and folded into a shared
+//! [`RunnerBoard`]. [`ActivityWatch`] owns the loop: dropping it stops it.
+//!
+//! It does not derive events itself (the tracker does) nor connect to the cluster (the
+//! caller passes a client).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use tokio::sync::{broadcast, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::tracker::{Observed, Source, Tracker};
+use super::{ActivityEvent, ActivitySettings, JobResults, RunnerBoard};
+use crate::ARC_NAMESPACE;
+use crate::status::LISTENER_COMPONENT;
+
+/// How many events a subscriber may fall behind before it misses some (and is told so by
+/// [`broadcast::error::RecvError::Lagged`]).
+const CHANNEL_CAPACITY: usize = 256;
+
+/// The running watch: subscribe to its events, read its board; dropping it stops the loop.
+#[derive(Debug)]
+pub struct ActivityWatch {
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    events: broadcast::Sender<ActivityEvent>,
+    board: Arc<Mutex<RunnerBoard>>,
+    synced: watch::Receiver<bool>,
+}
+
+/// Starts watching the runners in [`ARC_NAMESPACE`] through `client`, completing finished
+/// jobs with `results`; returns the watch and a first subscription to its events. Must be
+/// called inside a Tokio runtime.
+///
+/// The watchers retry with kube-runtime's default backoff for as long as the watch lives,
+/// so a cluster that is down, or ARC not installed yet, only delays the events.
+pub fn start(
+    client: kube::Client,
+    results: JobResults,
+    settings: ActivitySettings,
+) -> (ActivityWatch, broadcast::Receiver<ActivityEvent>) {
+    spawn(observations(client), results, settings)
+}
+
+/// Starts the loop on any stream of observations (the watchers', or a test's).
+fn spawn(
+    observations: BoxStream<'static, Observed>,
+    results: JobResults,
+    settings: ActivitySettings,
+) -> (ActivityWatch, broadcast::Receiver<ActivityEvent>) {
+    let (events, first) = broadcast::channel(CHANNEL_CAPACITY);
+    let (synced_tx, synced) = watch::channel(false);
+    let board = Arc::new(Mutex::new(RunnerBoard::new()));
+    let cancel = CancellationToken::new();
+    let feed = Feed {
+        tracker: Tracker::new(&settings),
+        results,
+        events: events.clone(),
+        board: Arc::clone(&board),
+        synced: synced_tx,
+    };
+    let task = tokio::spawn(feed.run(observations, settings, cancel.clone()));
+    let watch = ActivityWatch { cancel, task: Some(task), events, board, synced };
+    (watch, first)
+}
+
+impl ActivityWatch {
+    /// A new subscription: every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ActivityEvent> {
+        self.events.subscribe()
+    }
+
+    /// The board as of now. A consumer subscribes first, then seeds its own board with this:
+    /// events in between are in both, and applying them twice is harmless.
+    pub fn board(&self) -> RunnerBoard {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Waits until every watcher has listed (or tried to list) the cluster once: from then
+    /// on, what happens is announced, and the board holds the state it started from.
+    pub async fn synced(&self) {
+        let mut synced = self.synced.clone();
+        // NB: an error means the loop ended, which is no reason to wait any longer.
+        let _ = synced.wait_for(|done| *done).await;
+    }
+
+    /// A signal that turns `true` once the watch has synced (see [`ActivityWatch::synced`]),
+    /// for a consumer that must not hold the watch itself (the desktop app keeps it in its
+    /// state and redraws the tray on the change).
+    pub fn synced_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.synced.clone()
+    }
+
+    /// Stops the loop and waits for it to end.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take()
+            && let Err(error) = task.await
+            && error.is_panic()
+        {
+            tracing::error!(%error, "the activity watch panicked");
+        }
+    }
+}
+
+impl Drop for ActivityWatch {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// What the loop owns.
+struct Feed {
+    tracker: Tracker,
+    results: JobResults,
+    events: broadcast::Sender<ActivityEvent>,
+    board: Arc<Mutex<RunnerBoard>>,
+    synced: watch::Sender<bool>,
+}
+
+impl Feed {
+    async fn run(
+        mut self,
+        mut observations: BoxStream<'static, Observed>,
+        settings: ActivitySettings,
+        cancel: CancellationToken,
+    ) {
+        let mut lookups: JoinSet<ActivityEvent> = JoinSet::new();
+        let mut tick = tokio::time::interval(settings.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let derived = tokio::select! {
+                () = cancel.cancelled() => break,
+                observed = observations.next() => match observed {
+                    Some(observed) => self.tracker.observe(observed, Timestamp::now()),
+                    None => break,
+                },
+                Some(resolved) = lookups.join_next() => {
+                    if let Ok(event) = resolved {
+                        self.publish(event, true);
+                    }
+                    continue;
+                }
+                _ = tick.tick() => self.tracker.tick(Timestamp::now()),
+            };
+            for event in derived.events {
+                if derived.announce && matches!(event, ActivityEvent::JobFinished { .. }) {
+                    // NB: asking GitHub takes a moment (and retries); other events go on.
+                    let results = self.results.clone();
+                    lookups.spawn(async move { results.resolve(event).await });
+                } else {
+                    self.publish(event, derived.announce);
+                }
+            }
+            if self.tracker.synced() && !*self.synced.borrow() {
+                self.board.lock().unwrap_or_else(PoisonError::into_inner).mark_synced();
+                self.synced.send_replace(true);
+            }
+        }
+    }
+
+    fn publish(&self, event: ActivityEvent, announce: bool) {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner).apply(&event);
+        if announce {
+            // NB: no subscriber is no error: the board still has it.
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+fn resource(kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
+}
+
+/// The three watchers as one stream.
+fn observations(client: kube::Client) -> BoxStream<'static, Observed> {
+    let api = |kind| {
+        kube::Api::<DynamicObject>::namespaced_with(client.clone(), ARC_NAMESPACE, &resource(kind))
+    };
+    let runners = watcher(api("EphemeralRunner"), watcher::Config::default())
+        .modify(trim_runner)
+        .default_backoff();
+    let scale_sets = watcher(api("AutoscalingRunnerSet"), watcher::Config::default())
+        .modify(trim_scale_set)
+        .default_backoff();
+    let selector = format!("app.kubernetes.io/component={LISTENER_COMPONENT}");
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client, ARC_NAMESPACE);
+    let listeners = watcher(pods, watcher::Config::default().labels(&selector))
+        .modify(trim_pod)
+        .default_backoff();
+    futures::stream::select_all([
+        observe(runners, Source::Runners, Observed::Runner),
+        observe(scale_sets, Source::ScaleSets, Observed::ScaleSet),
+        observe(listeners, Source::Listeners, |event| Observed::Listener(Box::new(event))),
+    ])
+    .boxed()
+}
+
+/// One watcher's events as observations; its errors are logged and retried.
+fn observe<K: 'static, S>(
+    stream: S,
+    source: Source,
+    wrap: fn(watcher::Event<K>) -> Observed,
+) -> BoxStream<'static, Observed>
+where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    stream
+        .map(move |item| match item {
+            Ok(event) => wrap(event),
+            Err(error) => {
+                // NB: before ARC is installed its CRDs do not exist: a 404 until `up`.
+                tracing::debug!(?source, %error, "watch failed; retrying with backoff");
+                Observed::Failed(source)
+            }
+        })
+        .boxed()
+}
+
+/// Drops what the tracker never reads: managed fields, annotations, owners.
+fn trim_meta(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    meta.annotations = None;
+    meta.owner_references = None;
+}
+
+/// Keeps an EphemeralRunner's metadata, status and GitHub URL; its pod template can be large.
+fn trim_runner(runner: &mut DynamicObject) {
+    trim_meta(&mut runner.metadata);
+    let mut kept = serde_json::Map::new();
+    if let Some(url) = runner.data.pointer("/spec/githubConfigUrl").cloned() {
+        kept.insert("spec".into(), serde_json::json!({ "githubConfigUrl": url }));
+    }
+    if let Some(status) = runner.data.get_mut("status").map(serde_json::Value::take) {
+        kept.insert("status".into(), status);
+    }
+    runner.data = serde_json::Value::Object(kept);
+}
+
+/// Only an AutoscalingRunnerSet's name matters.
+fn trim_scale_set(set: &mut DynamicObject) {
+    trim_meta(&mut set.metadata);
+    set.data = serde_json::Value::Object(serde_json::Map::new());
+}
+
+/// Only a listener pod's labels and status matter.
+fn trim_pod(pod: &mut Pod) {
+    trim_meta(&mut pod.metadata);
+    pod.spec = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::channel::mpsc;
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    fn runner(uid: &str, job: Option<i64>) -> DynamicObject {
+        let mut status = json!({"phase": "Running"});
+        if let Some(id) = job {
+            status["jobRequestId"] = json!(id);
+            status["jobDisplayName"] = json!(format!("job {id}"));
+            status["jobRepositoryName"] = json!("acme/web");
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "actions.github.com/v1alpha1", "kind": "EphemeralRunner",
+            "metadata": {"name": format!("web-{uid}"), "uid": uid,
+                         "labels": {"actions.github.com/scale-set-name": "web"}},
+            "spec": {"githubConfigUrl": "https://github.com/acme/web", "spec": {"containers": []}},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    async fn next(events: &mut broadcast::Receiver<ActivityEvent>) -> ActivityEvent {
+        tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("an event within 5 s")
+            .expect("the loop is running")
+    }
+
+    #[test]
+    fn trimming_keeps_what_the_tracker_reads() {
+        let mut obj = runner("u1", Some(5));
+        obj.metadata.annotations = Some([("big".to_owned(), "x".repeat(1000))].into());
+        trim_runner(&mut obj);
+        assert!(obj.data.pointer("/spec/spec").is_none(), "the pod template is dropped");
+        assert_eq!(obj.data["spec"]["githubConfigUrl"], "https://github.com/acme/web");
+        assert_eq!(obj.data["status"]["jobRequestId"], 5);
+        assert!(obj.metadata.annotations.is_none() && obj.metadata.labels.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_initial_state_seeds_the_board_and_only_changes_are_announced() {
+        let (feed, stream) = mpsc::unbounded();
+        let settings = ActivitySettings::default();
+        let (watch, mut events) = spawn(stream.boxed(), JobResults::none(), settings);
+        let send = |observed| feed.unbounded_send(observed).unwrap();
+        send(Observed::Runner(Event::Init));
+        send(Observed::Runner(Event::InitApply(runner("u1", Some(1)))));
+        send(Observed::Runner(Event::InitDone));
+        send(Observed::ScaleSet(Event::Init));
+        send(Observed::ScaleSet(Event::InitDone));
+        send(Observed::Failed(Source::Listeners));
+        tokio::time::timeout(Duration::from_secs(5), watch.synced()).await.expect("synced");
+        let board = watch.board();
+        assert!(board.is_synced());
+        assert_eq!(board.summary().jobs_running, 1, "the running job is on the board");
+
+        send(Observed::Runner(Event::Apply(runner("u2", Some(2)))));
+        let ActivityEvent::RunnerOnline { runner: online, .. } = next(&mut events).await else {
+            panic!("a new running runner is online first")
+        };
+        assert_eq!(online, "web-u2", "u1's seeded RunnerOnline was never announced");
+        let ActivityEvent::JobStarted(job) = next(&mut events).await else {
+            panic!("then its job starts")
+        };
+        assert_eq!(job.name, "job 2");
+
+        send(Observed::Runner(Event::Delete(runner("u1", Some(1)))));
+        let mut finished = None;
+        for _ in 0..2 {
+            if let ActivityEvent::JobFinished { job, result, duration } = next(&mut events).await {
+                finished = Some((job.name, result, duration));
+            }
+        }
+        assert_eq!(
+            finished,
+            Some(("job 1".to_owned(), super::super::JobResult::Unknown, None)),
+            "a seeded job's end is announced, without a duration deskrun did not see"
+        );
+        assert_eq!(watch.board().summary().jobs_running, 1);
+
+        drop(watch);
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !feed.is_closed() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("dropping the handle stops the loop, which drops the stream");
+    }
+}
