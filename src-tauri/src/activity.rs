@@ -1,0 +1,76 @@
+//! The app's side of the activity watch: starts it when the cluster runs, and turns each
+//! event into a feed line, a window event, a notification and a tray redraw.
+
+use std::sync::atomic::Ordering;
+
+use deskrun::activity::{self, ActivitySettings, JobResults};
+use deskrun::cluster::KindCluster;
+use tauri::{AppHandle, Manager};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::state::AppState;
+use crate::{events, notify, tray};
+
+/// (Re)starts the watch for the configured cluster; without a cluster, stops it.
+pub async fn restart(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    if let Ok(mut watch) = state.watch.lock() {
+        watch.take();
+    }
+    let config = match state.store.load() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the config; no activity watch");
+            return tray::refresh(app);
+        }
+    };
+    let cluster = KindCluster::new(&config.cluster.name);
+    let handle = match cluster.connect().await {
+        Ok(handle) => handle,
+        Err(error) => {
+            tracing::info!(%error, "no cluster to watch");
+            state.cluster_running.store(false, Ordering::Relaxed);
+            return tray::refresh(app);
+        }
+    };
+    state.cluster_running.store(true, Ordering::Relaxed);
+    let results = JobResults::from_config(&config, state.secrets.clone());
+    let (watch, mut events) =
+        activity::start(handle.client().clone(), results, ActivitySettings::default());
+    let mut synced = watch.synced_signal();
+    if let Ok(mut slot) = state.watch.lock() {
+        *slot = Some(watch);
+    }
+    tray::refresh(app);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        // NB: the handle keeps the kubeconfig file Helm needs alive while the watch runs.
+        let _handle = handle;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => on_event(&app, &event),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "activity events dropped; the tray is redrawn");
+                        tray::refresh(&app);
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                changed = synced.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    tray::refresh(&app);
+                }
+            }
+        }
+    });
+}
+
+fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {
+    if let Some(item) = app.state::<AppState>().record(event) {
+        events::emit_activity(app, item);
+    }
+    notify::on_event(app, event);
+    tray::refresh(app);
+}

@@ -1,0 +1,265 @@
+//! The window's commands: each parses its input, calls one engine function, and maps the
+//! error to [`IpcError`]. Long operations stream [`ProgressView`]s through a channel and never
+//! block the window.
+
+use std::path::Path;
+
+use deskrun::cluster::KindCluster;
+use deskrun::operations::{self, AddRequest, UpOptions};
+use deskrun::secrets::Secret;
+use deskrun::spec::{self, Auth, ContainerMode, GitHubUrl, Installation, Mount};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+
+use crate::error::IpcError;
+use crate::state::AppState;
+use crate::views::{
+    ActivityItem, FormField, Overview, ProgressView, RunnerForm, RunnerView, Settings,
+};
+use crate::{activity, tray};
+
+/// The cluster and every runner, for the main view.
+#[tauri::command]
+#[specta::specta]
+pub async fn overview(state: State<'_, AppState>) -> Result<Overview, IpcError> {
+    let config = state.store.load()?;
+    let running = KindCluster::new(&config.cluster.name).exists().await.unwrap_or(false);
+    let summary = state.summary();
+    let data_dir = deskrun::paths::data_dir();
+    let runners = config
+        .installations
+        .values()
+        .map(|inst| RunnerView::of(inst, &summary, data_dir.as_deref()))
+        .collect();
+    let operation = state.busy_operation.lock().ok().and_then(|op| op.clone());
+    Ok(Overview {
+        cluster: config.cluster.name.clone(),
+        cluster_running: running,
+        tray: tray::view(&summary, running, operation.is_some()),
+        runners,
+        operation,
+    })
+}
+
+/// Checks one form field with the engine's own rules; `None` when it is fine.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_field(field: FormField, value: String) -> Option<String> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let result = match field {
+        FormField::Name => spec::validate_name(&value, 1).map(|_| ()),
+        FormField::Repository => GitHubUrl::parse(&value).map(|_| ()),
+        FormField::Mount => Mount::parse(&value, &cwd).map(|_| ()),
+        FormField::AppId => spec::parse_app_id(Some(&value)).map(|_| ()),
+        FormField::InstallationId if value.trim().is_empty() => Ok(()),
+        FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
+    };
+    result.err().map(|e| e.to_string())
+}
+
+/// Adds (or, with `replace`, changes) a runner: token to the keyring, settings to the config,
+/// then deploys it if the cluster runs. Returns the `runs-on:` line.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_runner(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    form: RunnerForm,
+    on_progress: Channel<ProgressView>,
+) -> Result<String, IpcError> {
+    let request = request_from(form)?;
+    let _busy = tray::Operation::start(&app, &format!("Saving {}…", request.installation.name));
+    let progress = |p: operations::Progress| {
+        let _ = on_progress.send(p.into());
+    };
+    let added = operations::add(&state.store, &state.secrets, request, &progress).await?;
+    activity::restart(&app).await;
+    Ok(format!("runs-on: {}", added.installation.runs_on()))
+}
+
+fn request_from(form: RunnerForm) -> Result<AddRequest, IpcError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mounts = form
+        .mounts
+        .iter()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| Mount::parse(m.trim(), &cwd))
+        .collect::<Result<Vec<_>, _>>()?;
+    let app = match form.auth.as_str() {
+        "pat" => None,
+        "github-app" => {
+            let app_id = spec::parse_app_id(form.app_id.as_deref())?;
+            let id = form.installation_id.as_deref().filter(|s| !s.trim().is_empty());
+            Some((app_id, id.map(spec::parse_installation_id).transpose()?))
+        }
+        other => return Err(IpcError::invalid(format!("unknown credential type {other:?}"))),
+    };
+    let installation = Installation {
+        name: form.name.trim().to_owned(),
+        repository: GitHubUrl::parse(&form.repository)?,
+        mode: form.mode.parse::<ContainerMode>()?,
+        min_runners: form.min_runners,
+        max_runners: form.max_runners,
+        instances: form.instances,
+        mounts,
+        auth: Auth::Pat,
+    };
+    let secret = (!form.secret.trim().is_empty()).then(|| Secret::from(form.secret));
+    Ok(AddRequest {
+        installation,
+        app,
+        secret,
+        verify: form.verify,
+        replace: form.replace,
+        deploy: true,
+    })
+}
+
+/// Removes a runner from the cluster, the config and the keyring.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_runner(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+    on_progress: Channel<ProgressView>,
+) -> Result<(), IpcError> {
+    let _busy = tray::Operation::start(&app, &format!("Removing {name}…"));
+    let progress = |p: operations::Progress| {
+        let _ = on_progress.send(p.into());
+    };
+    operations::remove(&state.store, &state.secrets, &name, &progress).await?;
+    Ok(())
+}
+
+/// `deskrun up`: creates the cluster if needed and deploys every runner.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_runners(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    recreate_cluster: bool,
+    on_progress: Channel<ProgressView>,
+) -> Result<(), IpcError> {
+    let _busy = tray::Operation::start(&app, "Starting runners…");
+    let progress = |p: operations::Progress| {
+        let _ = on_progress.send(p.into());
+    };
+    let options = UpOptions { recreate_cluster };
+    let result = operations::up(&state.store, &state.secrets, options, &progress).await;
+    activity::restart(&app).await;
+    result.map(|_| ()).map_err(Into::into)
+}
+
+/// `deskrun down`: removes every scale set, keeps the config.
+#[tauri::command]
+#[specta::specta]
+pub async fn pause_runners(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    on_progress: Channel<ProgressView>,
+) -> Result<(), IpcError> {
+    let _busy = tray::Operation::start(&app, "Pausing runners…");
+    let progress = |p: operations::Progress| {
+        let _ = on_progress.send(p.into());
+    };
+    operations::down(&state.store, &state.secrets, &progress).await?;
+    Ok(())
+}
+
+/// The recent jobs, newest first.
+#[tauri::command]
+#[specta::specta]
+pub fn recent_activity(state: State<'_, AppState>) -> Vec<ActivityItem> {
+    state.feed.lock().map(|feed| feed.iter().cloned().collect()).unwrap_or_default()
+}
+
+/// The settings.
+#[tauri::command]
+#[specta::specta]
+pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, IpcError> {
+    let config = state.store.load()?;
+    Ok(Settings {
+        notify_job_started: config.desktop.notify_job_started,
+        notify_job_finished: config.desktop.notify_job_finished,
+        notify_attention: config.desktop.notify_attention,
+        cluster: config.cluster.name,
+    })
+}
+
+/// Saves the settings.
+#[tauri::command]
+#[specta::specta]
+pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<(), IpcError> {
+    spec::validate_name(&settings.cluster, 1)
+        .map_err(|e| IpcError::invalid(format!("cluster name: {e}")))?;
+    state.store.update(|config| {
+        config.desktop.notify_job_started = settings.notify_job_started;
+        config.desktop.notify_job_finished = settings.notify_job_finished;
+        config.desktop.notify_attention = settings.notify_attention;
+        config.cluster.name = settings.cluster;
+        Ok::<_, IpcError>(())
+    })
+}
+
+impl RunnerView {
+    fn of(
+        inst: &Installation,
+        summary: &deskrun::activity::BoardSummary,
+        data_dir: Option<&Path>,
+    ) -> Self {
+        let sets: Vec<_> = inst
+            .scale_sets()
+            .into_iter()
+            .filter_map(|set| summary.per_scale_set.iter().find(|s| s.name == set.name))
+            .collect();
+        let jobs: Vec<_> = sets.iter().flat_map(|s| s.jobs.iter().map(Into::into)).collect();
+        let attention = sets.iter().find_map(|s| s.attention.as_ref()).map(|a| a.message.clone());
+        let state = if attention.is_some() {
+            "attention"
+        } else if !jobs.is_empty() {
+            "busy"
+        } else if sets.iter().any(|s| s.deployed) {
+            "idle"
+        } else {
+            "not-deployed"
+        };
+        let (auth, app_id) = match &inst.auth {
+            Auth::Pat => ("pat", None),
+            Auth::GithubApp { app_id, .. } => ("github-app", Some(app_id.clone())),
+        };
+        Self {
+            name: inst.name.clone(),
+            repository: inst.repository.to_string(),
+            mode: inst.mode.to_string(),
+            min_runners: inst.min_runners,
+            max_runners: inst.max_runners,
+            instances: inst.instances,
+            mounts: inst.mounts.iter().map(Mount::to_spec).collect(),
+            auth: auth.to_owned(),
+            app_id,
+            runs_on: format!("runs-on: {}", inst.runs_on()),
+            state: state.to_owned(),
+            runners_online: sets.iter().map(|s| s.runners_online as u32).sum(),
+            jobs,
+            attention,
+            cache_bytes: data_dir.map(|dir| cache_bytes(&dir.join("cache").join(&inst.name))),
+        }
+    }
+}
+
+/// Bytes under `dir`, without following links; a missing directory is 0.
+fn cache_bytes(dir: &Path) -> f64 {
+    let mut total = 0u64;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => pending.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total as f64
+}
