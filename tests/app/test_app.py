@@ -381,8 +381,14 @@ def job_flow(window):
 
 def test_screenshots_in_dark_mode(home):
     start_cluster(home)
-    window = Window({**home, "GTK_THEME": "Adwaita:dark"})
+    # WebKitGTK answers prefers-color-scheme from GTK's dark-theme preference, read at start.
+    gtk = Path(os.environ["XDG_CONFIG_HOME"]) / "gtk-3.0" / "settings.ini"
+    gtk.parent.mkdir(parents=True, exist_ok=True)
+    gtk.write_text("[Settings]\ngtk-application-prefer-dark-theme=1\n")
+    window = Window(home)
     try:
+        assert window.run("return matchMedia('(prefers-color-scheme: dark)').matches"), \
+            "the window follows the system's dark preference"
         window.wait_text("deskrun")
         window.screenshot("runners-dark")
         window.go("add")
@@ -393,6 +399,7 @@ def test_screenshots_in_dark_mode(home):
         window.screenshot("settings-dark")
     finally:
         window.close()
+        gtk.unlink()
 
 
 # NB: last of the session: after an app quits under WebKitWebDriver, the next WebDriver
