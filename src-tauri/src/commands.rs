@@ -263,3 +263,17 @@ fn cache_bytes(dir: &Path) -> f64 {
     }
     total as f64
 }
+
+/// Opens a web page (a workflow run, a repository) in the user's browser. Only `https` links
+/// are opened: the window never gets to start other programs.
+#[tauri::command]
+#[specta::specta]
+pub fn open_link(app: AppHandle, url: String) -> Result<(), IpcError> {
+    use tauri_plugin_opener::OpenerExt;
+    if !url.starts_with("https://") {
+        return Err(IpcError::invalid(format!("only https links open in the browser: {url:?}")));
+    }
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| IpcError::new(crate::error::ErrorCode::Internal, &e))
+}

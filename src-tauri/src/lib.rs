@@ -31,6 +31,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::recent_activity,
             commands::get_settings,
             commands::set_settings,
+            commands::open_link,
         ])
         .events(collect_events![events::TrayChanged, events::ActivityChanged])
 }
@@ -51,6 +52,7 @@ pub fn run() {
     let hidden = std::env::args().any(|arg| arg == "--hidden");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             let handle = app.handle().clone();

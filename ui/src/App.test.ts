@@ -78,3 +78,13 @@ test("the sidebar shows the tray's state and follows its events", async () => {
   await expect.element(nav).toHaveTextContent("1 job running on 1 runner");
   await expect.element(nav).toHaveTextContent("Busy");
 });
+
+test("a link to GitHub opens in the user's browser, not in the app's webview", async () => {
+  vi.mocked(api.openLink).mockResolvedValue(undefined);
+  const screen = await renderAt("#/");
+  await expect
+    .element(screen.getByRole("link", { name: "https://github.com/acme/web" }))
+    .toBeVisible();
+  await screen.getByRole("link", { name: "https://github.com/acme/web" }).click();
+  expect(api.openLink).toHaveBeenCalledWith("https://github.com/acme/web");
+});

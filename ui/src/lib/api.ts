@@ -112,6 +112,11 @@ export function setSettings(settings: Settings): Promise<void> {
   return unwrap(commands.setSettings(settings)).then(() => undefined);
 }
 
+/** Opens an https page (a run, a repository) in the user's browser. */
+export function openLink(url: string): Promise<void> {
+  return unwrap(commands.openLink(url)).then(() => undefined);
+}
+
 /** The app's version, or `null` when the window may not ask. */
 export async function appVersion(): Promise<string | null> {
   try {

@@ -27,6 +27,11 @@ export const commands = {
 	getSettings: () => typedError<Settings, IpcError>(__TAURI_INVOKE("get_settings")),
 	/**  Saves the settings. */
 	setSettings: (settings: Settings) => typedError<null, IpcError>(__TAURI_INVOKE("set_settings", { settings })),
+	/**
+	 *  Opens a web page (a workflow run, a repository) in the user's browser. Only `https` links
+	 *  are opened: the window never gets to start other programs.
+	 */
+	openLink: (url: string) => typedError<null, IpcError>(__TAURI_INVOKE("open_link", { url })),
 };
 
 /** Events */

@@ -32,6 +32,7 @@ export function fakeApiModule(): typeof Api {
     getSettings: vi.fn(async () => settingsOf()),
     setSettings: vi.fn(async () => undefined),
     appVersion: vi.fn(async () => null),
+    openLink: vi.fn(async () => undefined),
     onTrayChanged: vi.fn(listenerOf(trayListeners)),
     onActivityChanged: vi.fn(listenerOf(activityListeners)),
   };
