@@ -67,6 +67,43 @@ pub async fn restart(app: &AppHandle) {
     });
 }
 
+/// Restarts the watch whenever the config file is replaced — the CLI (or another process)
+/// added a runner, or created or deleted the cluster — so the tray never goes stale. The
+/// watcher is kept in the app state; a platform without file events just misses this.
+pub fn follow_config(app: &AppHandle) {
+    use ::notify::Watcher;
+    let state = app.state::<AppState>();
+    let config = state.store.path().to_path_buf();
+    let Some(dir) = config.parent().map(std::path::Path::to_path_buf) else { return };
+    let _ = std::fs::create_dir_all(&dir);
+    let (changes, mut changed) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = ::notify::recommended_watcher(move |event: ::notify::Result<::notify::Event>| {
+        // NB: saves are atomic renames, so the file itself is replaced: match by path.
+        if event.is_ok_and(|e| e.paths.iter().any(|p| p == &config)) {
+            let _ = changes.send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(watcher) => watcher,
+        Err(error) => return tracing::warn!(%error, "cannot watch the config file"),
+    };
+    if let Err(error) = watcher.watch(&dir, ::notify::RecursiveMode::NonRecursive) {
+        return tracing::warn!(%error, dir = %dir.display(), "cannot watch the config directory");
+    }
+    if let Ok(mut slot) = state.config_watcher.lock() {
+        *slot = Some(watcher);
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while changed.recv().await.is_some() {
+            // One save makes several file events: take them all, then restart once.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            while changed.try_recv().is_ok() {}
+            restart(&app).await;
+        }
+    });
+}
+
 fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {
     if let Some(item) = app.state::<AppState>().record(event) {
         events::emit_activity(app, item);

@@ -111,6 +111,7 @@ fn tray(app: &tauri::AppHandle) {
 }
 
 fn watchers(app: &tauri::AppHandle) {
+    activity::follow_config(app);
     let app = app.clone();
     tauri::async_runtime::spawn(async move { activity::restart(&app).await });
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub busy_operation: Mutex<Option<String>>,
     /// Whether the cluster existed at the last look (start-up or an operation).
     pub cluster_running: AtomicBool,
+    /// The watch on the config file, while it runs.
+    pub config_watcher: Mutex<Option<::notify::RecommendedWatcher>>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             feed: Mutex::new(VecDeque::new()),
             busy_operation: Mutex::new(None),
             cluster_running: AtomicBool::new(false),
+            config_watcher: Mutex::new(None),
         }
     }
 

@@ -379,6 +379,16 @@ def job_flow(window):
         f"the tray is idle again: {layout}"
 
 
+def test_the_tray_follows_what_the_cli_does(home, window):
+    """The app is open before the cluster exists; `deskrun add` and `deskrun up` in a
+    terminal must show in the tray without a restart (it follows the config file)."""
+    item = wait_tray()
+    wait_menu(item, "Runners stopped")
+    add_runner(home)
+    start_cluster(home)
+    wait_menu(item, "web — idle", timeout=30)
+
+
 def test_screenshots_in_dark_mode(home):
     start_cluster(home)
     # WebKitGTK answers prefers-color-scheme from GTK's dark-theme preference, read at start.
