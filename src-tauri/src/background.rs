@@ -31,12 +31,25 @@ pub fn pause_runners(app: AppHandle) {
     });
 }
 
+/// Deletes the kind cluster, from the tray; the config and the caches on the host stay.
+pub fn stop_cluster(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let _busy = tray::Operation::start(&app, "Stopping the cluster…");
+        let state = app.state::<AppState>();
+        let result = operations::delete_cluster(&state.store, &|_| {}).await;
+        activity::restart(&app).await;
+        report(&app, "Cluster stopped; `Start cluster` brings the runners back", result);
+    });
+}
+
 fn report(app: &AppHandle, done: &str, result: Result<(), operations::Error>) {
     let (title, body) = match result {
         Ok(()) => (done.to_owned(), String::new()),
         Err(error) => {
-            tracing::error!(error = %crate::error::IpcError::from(error).message, "tray operation failed");
-            ("deskrun could not do that".to_owned(), "Open deskrun to see why.".to_owned())
+            let message = crate::error::IpcError::from(error).message;
+            tracing::error!(error = %message, "tray operation failed");
+            let body: String = message.chars().take(300).collect();
+            ("deskrun could not do that".to_owned(), body)
         }
     };
     let _ = app.notification().builder().title(title).body(body).show();

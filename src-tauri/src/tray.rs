@@ -16,8 +16,10 @@ const TRAY_ID: &str = "deskrun";
 /// Menu item ids.
 const OPEN: &str = "open";
 const ADD: &str = "add-runner";
-const START: &str = "start";
+const START_CLUSTER: &str = "start-cluster";
+const STOP_CLUSTER: &str = "stop-cluster";
 const PAUSE: &str = "pause";
+const RESUME: &str = "resume";
 const QUIT: &str = "quit";
 
 fn icon(state: &str) -> Image<'static> {
@@ -75,9 +77,23 @@ fn menu(
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, OPEN, "Open deskrun", true, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, ADD, "Add runner…", true, None::<&str>)?)?;
-    let stopped = view.state == "stopped";
-    let (label, id) = if stopped { ("Start runners", START) } else { ("Pause all runners", PAUSE) };
-    menu.append(&MenuItem::with_id(app, id, label, view.state != "starting", None::<&str>)?)?;
+    let idle = view.state != "starting";
+    let cluster_running =
+        app.state::<AppState>().cluster_running.load(std::sync::atomic::Ordering::Relaxed);
+    let deployed = summary.per_scale_set.iter().any(|s| s.deployed);
+    let item = |id: &str, label: &str, enabled: bool| {
+        MenuItem::with_id(app, id, label, enabled && idle, None::<&str>)
+    };
+    if cluster_running {
+        menu.append(&item(STOP_CLUSTER, "Stop cluster", true)?)?;
+    } else {
+        menu.append(&item(START_CLUSTER, "Start cluster", true)?)?;
+    }
+    if deployed {
+        menu.append(&item(PAUSE, "Pause all runners", true)?)?;
+    } else {
+        menu.append(&item(RESUME, "Resume all runners", cluster_running)?)?;
+    }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, QUIT, "Quit deskrun", true, None::<&str>)?)?;
     Ok(menu)
@@ -118,7 +134,9 @@ fn on_menu(app: &AppHandle, id: &str) {
     match id {
         OPEN => crate::window::show(app, None),
         ADD => crate::window::show(app, Some("add")),
-        START => crate::background::start_runners(app.clone()),
+        // Starting the cluster is `up`: it also deploys every runner, as users expect.
+        START_CLUSTER | RESUME => crate::background::start_runners(app.clone()),
+        STOP_CLUSTER => crate::background::stop_cluster(app.clone()),
         PAUSE => crate::background::pause_runners(app.clone()),
         QUIT => app.exit(0),
         _ => {}

@@ -421,7 +421,8 @@ def test_tray_registers_lists_runners_and_quits_cleanly(home):
     try:
         item = wait_tray()
         layout = wait_menu(item, "web — idle")
-        for label in ["Open deskrun", "Add runner…", "Pause all runners", "Quit deskrun"]:
+        actions = ["Open deskrun", "Add runner…", "Stop cluster", "Pause all runners", "Quit deskrun"]
+        for label in actions:
             assert label in layout, f"{label!r} missing from the tray menu: {layout}"
         click_menu(item, "Quit deskrun")
         deadline = time.time() + 10
