@@ -177,22 +177,46 @@ pub fn recent_activity(state: State<'_, AppState>) -> Vec<ActivityItem> {
 /// The settings.
 #[tauri::command]
 #[specta::specta]
-pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, IpcError> {
+pub fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Result<Settings, IpcError> {
+    use tauri_plugin_autostart::ManagerExt;
     let config = state.store.load()?;
     Ok(Settings {
         notify_job_started: config.desktop.notify_job_started,
         notify_job_finished: config.desktop.notify_job_finished,
         notify_attention: config.desktop.notify_attention,
         cluster: config.cluster.name,
+        // NB: the login item itself is the truth, not a copy in the config.
+        start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
     })
 }
 
 /// Saves the settings.
 #[tauri::command]
 #[specta::specta]
-pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<(), IpcError> {
+pub fn set_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<(), IpcError> {
+    use tauri_plugin_autostart::ManagerExt;
     spec::validate_name(&settings.cluster, 1)
         .map_err(|e| IpcError::invalid(format!("cluster name: {e}")))?;
+    // NB: the login-item library creates ~/.config/autostart but not ~/.config itself,
+    // which a fresh account may lack.
+    #[cfg(target_os = "linux")]
+    if settings.start_at_login
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        let _ = std::fs::create_dir_all(std::path::Path::new(&home).join(".config/autostart"));
+    }
+    let autostart = app.autolaunch();
+    let login = if settings.start_at_login { autostart.enable() } else { autostart.disable() };
+    // Disabling what was never enabled is fine; anything else is worth saying.
+    if let Err(error) = login
+        && settings.start_at_login
+    {
+        return Err(IpcError::new(crate::error::ErrorCode::Internal, &error));
+    }
     state.store.update(|config| {
         config.desktop.notify_job_started = settings.notify_job_started;
         config.desktop.notify_job_finished = settings.notify_job_finished;

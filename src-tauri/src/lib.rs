@@ -52,6 +52,11 @@ pub fn run() {
     let hidden = std::env::args().any(|arg| arg == "--hidden");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        // NB: started at login it goes to the tray only; the user opens the window.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
         .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {

@@ -262,4 +262,6 @@ pub struct Settings {
     pub notify_attention: bool,
     /// The kind cluster's name.
     pub cluster: String,
+    /// Start the app (in the tray) at login; off until the user turns it on.
+    pub start_at_login: bool,
 }

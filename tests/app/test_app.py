@@ -389,6 +389,30 @@ def test_the_tray_follows_what_the_cli_does(home, window):
     wait_menu(item, "web — idle", timeout=30)
 
 
+def test_start_at_login_is_off_by_default_and_installs_a_tray_only_login_item(home, window):
+    # The login item goes to ~/.config/autostart (XDG_CONFIG_HOME is not consulted there);
+    # tests/app/run gives the session its own HOME.
+    autostart = Path(os.environ["HOME"]) / ".config" / "autostart"
+    window.go("settings")
+    box = "//label[contains(., 'when I log in')]/input"
+    window.find(box)
+    assert not window.run("return document.evaluate(arguments[0], document, null, 9, null)"
+                          ".singleNodeValue.checked", box), "off by default"
+    assert not list(autostart.glob("*.desktop")), "no login item until asked"
+    window.click(box)
+    window.click("//button[normalize-space()='Save settings']")
+    window.wait_text("Saved.")
+    items = list(autostart.glob("*.desktop"))
+    assert items, "a login item is installed"
+    assert "--hidden" in items[0].read_text(), "started at login, the app goes to the tray only"
+    window.click(box)
+    window.click("//button[normalize-space()='Save settings']")
+    deadline = time.time() + 5
+    while list(autostart.glob("*.desktop")):
+        assert time.time() < deadline, "turning it off removes the login item"
+        time.sleep(0.1)
+
+
 def test_screenshots_in_dark_mode(home):
     start_cluster(home)
     # WebKitGTK answers prefers-color-scheme from GTK's dark-theme preference, read at start.

@@ -353,6 +353,8 @@ export type Settings = {
 	notify_attention: boolean,
 	/**  The kind cluster's name. */
 	cluster: string,
+	/**  Start the app (in the tray) at login; off until the user turns it on. */
+	start_at_login: boolean,
 };
 
 /**  The tray's state changed. */

@@ -128,6 +128,7 @@ export function settingsOf(overrides: Partial<Api.Settings> = {}): Api.Settings 
     notify_job_started: true,
     notify_job_finished: true,
     notify_attention: true,
+    start_at_login: false,
     cluster: "deskrun",
     ...overrides,
   };

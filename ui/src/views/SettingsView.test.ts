@@ -25,8 +25,12 @@ test("settings round-trip: loaded, changed, saved as shown", async () => {
   const save = screen.getByRole("button", { name: "Save settings" });
   await expect.element(save, { message: "nothing changed yet" }).toBeDisabled();
 
+  const login = screen.getByLabelText("Start deskrun in the tray when I log in");
+  await expect.element(login, { message: "start at login is off by default" }).not.toBeChecked();
+
   await started.click();
   await finished.click();
+  await login.click();
   await screen.getByLabelText("kind cluster name").fill("ci-box");
   await expect.element(screen.getByText("kind-ci-box")).toBeVisible();
   await save.click();
@@ -36,6 +40,7 @@ test("settings round-trip: loaded, changed, saved as shown", async () => {
     notify_job_finished: false,
     notify_attention: true,
     cluster: "ci-box",
+    start_at_login: true,
   });
   await expect.element(screen.getByText("Saved.")).toBeVisible();
   await expect.element(save).toBeDisabled();
