@@ -69,12 +69,17 @@ pub async fn save_runner(
 ) -> Result<String, IpcError> {
     let request = request_from(form)?;
     let _busy = tray::Operation::start(&app, &format!("Saving {}…", request.installation.name));
-    let progress = |p: operations::Progress| {
-        let _ = on_progress.send(p.into());
-    };
+    let progress = forward(&on_progress);
     let added = operations::add(&state.store, &state.secrets, request, &progress).await?;
     activity::restart(&app).await;
     Ok(format!("runs-on: {}", added.installation.runs_on()))
+}
+
+/// Sends an operation's progress to the window; a closed window just stops listening.
+fn forward(channel: &Channel<ProgressView>) -> impl Fn(operations::Progress) + Sync + '_ {
+    move |progress| {
+        let _ = channel.send(progress.into());
+    }
 }
 
 fn request_from(form: RunnerForm) -> Result<AddRequest, IpcError> {
@@ -125,9 +130,7 @@ pub async fn remove_runner(
     on_progress: Channel<ProgressView>,
 ) -> Result<(), IpcError> {
     let _busy = tray::Operation::start(&app, &format!("Removing {name}…"));
-    let progress = |p: operations::Progress| {
-        let _ = on_progress.send(p.into());
-    };
+    let progress = forward(&on_progress);
     operations::remove(&state.store, &state.secrets, &name, &progress).await?;
     Ok(())
 }
@@ -142,9 +145,7 @@ pub async fn start_runners(
     on_progress: Channel<ProgressView>,
 ) -> Result<(), IpcError> {
     let _busy = tray::Operation::start(&app, "Starting runners…");
-    let progress = |p: operations::Progress| {
-        let _ = on_progress.send(p.into());
-    };
+    let progress = forward(&on_progress);
     let options = UpOptions { recreate_cluster };
     let result = operations::up(&state.store, &state.secrets, options, &progress).await;
     activity::restart(&app).await;
@@ -160,9 +161,7 @@ pub async fn pause_runners(
     on_progress: Channel<ProgressView>,
 ) -> Result<(), IpcError> {
     let _busy = tray::Operation::start(&app, "Pausing runners…");
-    let progress = |p: operations::Progress| {
-        let _ = on_progress.send(p.into());
-    };
+    let progress = forward(&on_progress);
     operations::down(&state.store, &state.secrets, &progress).await?;
     Ok(())
 }
