@@ -42,6 +42,15 @@ pub async fn restart(app: &AppHandle) {
         *slot = Some(watch);
     }
     tray::refresh(app);
+    // NB: redrawing the tray waits for the GUI thread; it runs on its own task, coalescing
+    // bursts, so a slow redraw never delays the next notification.
+    let (redraw, mut redraws) = tokio::sync::mpsc::channel::<()>(1);
+    let drawer = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while redraws.recv().await.is_some() {
+            tray::refresh(&drawer);
+        }
+    });
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         // NB: the handle keeps the kubeconfig file Helm needs alive while the watch runs.
@@ -49,7 +58,10 @@ pub async fn restart(app: &AppHandle) {
         loop {
             tokio::select! {
                 event = events.recv() => match event {
-                    Ok(event) => on_event(&app, &event),
+                    Ok(event) => {
+                        on_event(&app, &event);
+                        let _ = redraw.try_send(());
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "activity events dropped; the tray is redrawn");
                         tray::refresh(&app);
@@ -78,8 +90,14 @@ pub fn follow_config(app: &AppHandle) {
     let _ = std::fs::create_dir_all(&dir);
     let (changes, mut changed) = tokio::sync::mpsc::unbounded_channel();
     let watcher = ::notify::recommended_watcher(move |event: ::notify::Result<::notify::Event>| {
-        // NB: saves are atomic renames, so the file itself is replaced: match by path.
-        if event.is_ok_and(|e| e.paths.iter().any(|p| p == &config)) {
+        // NB: saves are atomic renames, so the file itself is replaced: match by path, and
+        // only changes — reads (the app's own loads) raise access events, which must not
+        // restart the watch.
+        let changed = |e: &::notify::Event| {
+            (e.kind.is_create() || e.kind.is_modify() || e.kind.is_remove())
+                && e.paths.iter().any(|p| p == &config)
+        };
+        if event.is_ok_and(|e| changed(&e)) {
             let _ = changes.send(());
         }
     });
@@ -105,9 +123,8 @@ pub fn follow_config(app: &AppHandle) {
 }
 
 fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {
+    notify::on_event(app, event);
     if let Some(item) = app.state::<AppState>().record(event) {
         events::emit_activity(app, item);
     }
-    notify::on_event(app, event);
-    tray::refresh(app);
 }

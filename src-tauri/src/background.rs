@@ -52,5 +52,8 @@ fn report(app: &AppHandle, done: &str, result: Result<(), operations::Error>) {
             ("deskrun could not do that".to_owned(), body)
         }
     };
-    let _ = app.notification().builder().title(title).body(body).show();
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let _ = app.notification().builder().title(title).body(body).show();
+    });
 }

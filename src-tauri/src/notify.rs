@@ -36,10 +36,15 @@ pub fn on_event(app: &AppHandle, event: &ActivityEvent) {
         }
         _ => return,
     };
-    let shown = app.notification().builder().title(title).body(body).show();
-    if let Err(error) = shown
-        && !WARNED.swap(true, Ordering::Relaxed)
-    {
-        tracing::warn!(%error, "cannot show notifications (no notification service?)");
-    }
+    // NB: showing is a blocking D-Bus round trip to the notification server; on the event
+    // loop it would hold up every later event (and a slow server would make them lag).
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let shown = app.notification().builder().title(title).body(body).show();
+        if let Err(error) = shown
+            && !WARNED.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(%error, "cannot show notifications (no notification service?)");
+        }
+    });
 }

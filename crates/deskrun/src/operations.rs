@@ -515,6 +515,7 @@ pub async fn create_cluster(
     cluster.create(&KindConfig::new(&cache_root.host, &host_paths)).await?;
     store.update(|config| {
         config.cluster.host_mounts = host_paths;
+        config.cluster.created_at = Some(jiff::Timestamp::now().to_string());
         Ok::<_, Error>(())
     })?;
     note(progress, format!("Created cluster {} (context {})", cluster.name(), cluster.context()));
@@ -532,6 +533,7 @@ pub async fn delete_cluster(store: &ConfigStore, progress: ProgressSink<'_>) -> 
     cluster.delete().await?;
     store.update(|config| {
         config.cluster.host_mounts.clear();
+        config.cluster.created_at = None;
         Ok::<_, Error>(())
     })?;
     note(

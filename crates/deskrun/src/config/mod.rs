@@ -182,11 +182,15 @@ pub struct ClusterConfig {
     /// needs the cluster to be recreated, because kind mounts are fixed at creation.
     #[serde(default)]
     pub host_mounts: Vec<PathBuf>,
+    /// When deskrun last created the cluster (RFC 3339); `None` once it deleted it. Other
+    /// processes (the desktop app) watch the config file and learn of the change from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { name: DEFAULT_CLUSTER_NAME.to_owned(), host_mounts: Vec::new() }
+        Self { name: DEFAULT_CLUSTER_NAME.to_owned(), host_mounts: Vec::new(), created_at: None }
     }
 }
 
