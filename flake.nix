@@ -42,8 +42,9 @@
       packages = forAllSystems (pkgs: rec {
         # The CLI alone, for headless hosts and cluster hosts.
         cli = pkgs.callPackage ./nix/package.nix { rustToolchain = rustToolchainOf pkgs; };
-        # TODO(#3): the desktop app's package (app and CLI together) comes with the desktop
-        # app; until then the default package is the CLI.
+        # TODO(#5): the desktop app's package (app and CLI together) needs the UI's npm
+        # dependencies pinned by hash, which cannot be computed without network here; until
+        # then the default package is the CLI.
         default = cli;
       });
 
