@@ -407,11 +407,10 @@ def job_flow(window):
     assert out.returncode == 0, out.stderr
     # From the moment the API server has the job fields (kubectl has returned).
     started = time.time()
-    # NB: issue #3 asks for 2 s; measured here it is about 2.0-2.1 s (with the test's own
-    # polling), so the bound is functional and the figure is printed; latency is measured
-    # properly by the benchmarks (issue #6), not asserted on a timer.
+    # Issue #3 asks for 2 s; measured here it is well under 0.1 s (printed below). Latency
+    # figures belong to the benchmarks (issue #6); this bound only says "promptly".
     while notify_count("Job started: build (ubuntu)") == 0:
-        assert time.time() - started < 5.0, "no 'started' notification within 5 seconds"
+        assert time.time() - started < 2.0, "no 'started' notification within 2 seconds"
         time.sleep(0.05)
     print(f"'started' notification after {time.time() - started:.2f} s")
     time.sleep(1)
