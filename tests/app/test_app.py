@@ -207,9 +207,25 @@ def click_menu(item, label):
     raise AssertionError(f"could not click {label!r}: {out.stderr}")
 
 
+NOTIFICATIONS = SESSION_DIR / "logs" / "notifications.log"
+# Where the current test's notifications start in the session's log: a rerun of a test in
+# the same session must not count the notifications of the try before it.
+notifications_from = 0
+
+
+@pytest.fixture(autouse=True)
+def own_notifications():
+    global notifications_from
+    notifications_from = NOTIFICATIONS.stat().st_size if NOTIFICATIONS.exists() else 0
+
+
 def notifications():
-    log = SESSION_DIR / "logs" / "notifications.log"
-    return log.read_text() if log.exists() else ""
+    """The Notify calls the session bus saw since this test began (dbus-monitor's text)."""
+    if not NOTIFICATIONS.exists():
+        return ""
+    with NOTIFICATIONS.open("rb") as log:
+        log.seek(notifications_from)
+        return log.read().decode(errors="replace")
 
 
 def notify_count(needle):
@@ -279,7 +295,10 @@ def driver():
     """A fresh tauri-driver per test: after an app quits under it, WebKitWebDriver does not
     serve another session reliably."""
     log = open(SESSION_DIR / "logs" / "tauri-driver.log", "a")
-    process = subprocess.Popen(["tauri-driver", "--port", "4444"], stdout=log, stderr=log)
+    native = Path(__file__).with_name("webkit-webdriver")
+    process = subprocess.Popen(
+        ["tauri-driver", "--port", "4444", "--native-driver", str(native)], stdout=log, stderr=log
+    )
     deadline = time.time() + 10
     while True:
         try:
@@ -289,6 +308,8 @@ def driver():
             assert time.time() < deadline, "tauri-driver did not start"
             time.sleep(0.1)
     yield
+    with open(SESSION_DIR / "logs" / "webkit-webdriver.log", "a") as out:
+        out.write(f"== {time.strftime('%H:%M:%S')} test over, ending tauri-driver\n")
     process.terminate()
     process.wait(timeout=10)
     log.close()
@@ -307,7 +328,9 @@ def home():
     environment, so the directories are the session's (tests/app/run), emptied per test."""
     subprocess.run(["kind", "delete", "cluster", "--name", "deskrun"], capture_output=True)
     env = {key: os.environ[key] for key in ("DESKRUN_CONFIG_DIR", "DESKRUN_DATA_DIR")}
-    for directory in env.values():
+    # The login item a test (or an earlier try of it) left behind.
+    autostart = Path(os.environ["HOME"]) / ".config" / "autostart"
+    for directory in [*env.values(), autostart]:
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True)
     yield env
