@@ -42,10 +42,12 @@
       packages = forAllSystems (pkgs: rec {
         # The CLI alone, for headless hosts and cluster hosts.
         cli = pkgs.callPackage ./nix/package.nix { rustToolchain = rustToolchainOf pkgs; };
-        # TODO(#5): the desktop app's package (app and CLI together) needs the UI's npm
-        # dependencies pinned by hash, which cannot be computed without network here; until
-        # then the default package is the CLI.
-        default = cli;
+        # The desktop app with the CLI alongside (Linux: the app needs GTK and WebKitGTK).
+        app = pkgs.callPackage ./nix/app.nix {
+          rustToolchain = rustToolchainOf pkgs;
+          inherit cli;
+        };
+        default = if pkgs.stdenv.hostPlatform.isLinux then app else cli;
       });
 
       apps = forAllSystems (
@@ -56,11 +58,17 @@
             program = lib.getExe self.packages.${systemOf pkgs}.cli;
             meta.description = "the deskrun CLI";
           };
+          deskrun-app = {
+            type = "app";
+            program = lib.getExe self.packages.${systemOf pkgs}.app;
+            meta.description = "the deskrun desktop app (tray and window)";
+          };
         in
         {
-          default = deskrun;
+          default = if pkgs.stdenv.hostPlatform.isLinux then deskrun-app else deskrun;
           inherit deskrun;
         }
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux { inherit deskrun-app; }
       );
 
       devShells = forAllSystems (pkgs: {
