@@ -159,10 +159,18 @@ impl KindCluster {
     /// Connects to the running cluster with its own kubeconfig, held in memory.
     #[tracing::instrument(skip_all, fields(cluster = %self.name), err)]
     pub async fn connect(&self) -> Result<ClusterHandle> {
-        if !self.exists().await? {
-            return Err(Error::NotFound { name: self.name.clone() });
-        }
-        let yaml = self.kind.run(&args(["get", "kubeconfig", "--name", &self.name]), None).await?;
+        // NB: one kind process when the cluster runs (every `up` and `status`); only a
+        // failure asks kind whether the cluster exists, to say so rather than kind's words.
+        let argv = args(["get", "kubeconfig", "--name", &self.name]);
+        let yaml = match self.kind.run(&argv, None).await {
+            Ok(yaml) => yaml,
+            Err(error) => {
+                if matches!(self.exists().await, Ok(false)) {
+                    return Err(Error::NotFound { name: self.name.clone() });
+                }
+                return Err(error.into());
+            }
+        };
         ClusterHandle::from_kubeconfig(&self.name, &self.context(), &yaml).await
     }
 }
