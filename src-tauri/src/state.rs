@@ -38,7 +38,7 @@ impl AppState {
     pub fn new(store: ConfigStore) -> Self {
         Self {
             store,
-            secrets: SecretStore::default(),
+            secrets: SecretStore::from_env(),
             watch: Mutex::new(None),
             feed: Mutex::new(VecDeque::new()),
             busy_operation: Mutex::new(None),

@@ -384,7 +384,9 @@ def test_adding_a_runner_stores_the_token_in_the_keyring_and_deploys_it(home, wi
     window.click("button[type=submit]")
     window.wait_text("runs-on: web", timeout=90)
     stored = subprocess.run(
-        ["secret-tool", "lookup", "service", "deskrun", "username", "web"],
+        # A config directory set with DESKRUN_CONFIG_DIR has a keyring service of its own.
+        ["secret-tool", "lookup", "service", f"deskrun:{home['DESKRUN_CONFIG_DIR']}",
+         "username", "web"],
         capture_output=True, text=True,
     ).stdout
     assert stored == TOKEN, "the token is in the keyring"

@@ -156,7 +156,7 @@ impl DoctorEnv {
             docker: process::docker_endpoint(),
             kind: Program::kind(),
             helm: Program::helm(),
-            secrets: SecretStore::default(),
+            secrets: SecretStore::from_env(),
         }
     }
 }

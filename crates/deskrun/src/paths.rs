@@ -23,6 +23,13 @@ pub fn config_dir() -> Option<PathBuf> {
     }
 }
 
+/// The config directory set with [`CONFIG_DIR_ENV`], made absolute, if one is.
+pub fn config_dir_override() -> Option<PathBuf> {
+    let dir = std::env::var_os(CONFIG_DIR_ENV).filter(|dir| !dir.is_empty())?;
+    let dir = PathBuf::from(dir);
+    Some(std::path::absolute(&dir).unwrap_or(dir))
+}
+
 /// The directory holding deskrun's data, including the cache root that is mapped into the
 /// kind node: `$DESKRUN_DATA_DIR`, else the platform data directory
 /// (`~/.local/share/deskrun` on Linux).

@@ -128,6 +128,7 @@ impl Program {
         tracing::debug!(command = %command_line, "running");
         let mut child = tokio::process::Command::new(&self.path)
             .args(args)
+            .env_remove(crate::secrets::TOKEN_ENV)
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

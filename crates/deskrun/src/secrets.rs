@@ -10,8 +10,14 @@ use secrecy::{ExposeSecret, SecretString};
 /// A token or key, redacted in `Debug` and never serialized.
 pub type Secret = SecretString;
 
-/// The keyring service every deskrun entry is stored under.
+/// The keyring service deskrun's entries are stored under for the default config directory.
+/// A config directory set with [`crate::paths::CONFIG_DIR_ENV`] gets a service of its own
+/// (see [`SecretStore::from_env`]).
 pub const KEYRING_SERVICE: &str = "deskrun";
+
+/// The environment variable a PAT may be given in (`deskrun add`). Child processes (kind,
+/// helm, docker, incus) are started without it: they have no use for it.
+pub const TOKEN_ENV: &str = "DESKRUN_TOKEN";
 
 /// Errors talking to the keyring.
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +60,31 @@ pub struct SecretStore {
     service: String,
 }
 
-impl Default for SecretStore {
-    fn default() -> Self {
-        Self { service: KEYRING_SERVICE.to_owned() }
-    }
-}
-
 impl SecretStore {
+    /// The store for the config that [`crate::config::ConfigStore::from_env`] reads: service
+    /// [`KEYRING_SERVICE`] for the platform config directory, `deskrun:<dir>` for a directory
+    /// set with [`crate::paths::CONFIG_DIR_ENV`].
+    ///
+    /// NB: entries are keyed by installation name, so two configs sharing one service would
+    /// overwrite (or remove) each other's tokens for a runner of the same name.
+    pub fn from_env() -> Self {
+        match crate::paths::config_dir_override() {
+            Some(dir) => Self::with_service(format!("{KEYRING_SERVICE}:{}", dir.display())),
+            None => Self::with_service(KEYRING_SERVICE.to_owned()),
+        }
+    }
+
+    /// The store under keyring service `service`.
+    pub fn with_service(service: String) -> Self {
+        Self { service }
+    }
+
+    /// The keyring service the entries are stored under (an installation's name is the
+    /// account): `secret-tool lookup service <this> username <installation>` reads one.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
     fn entry(&self, installation: &str) -> Result<keyring::Entry> {
         keyring::Entry::new(&self.service, installation).map_err(|e| map_error(installation, e))
     }

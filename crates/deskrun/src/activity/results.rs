@@ -390,7 +390,7 @@ mod tests {
             "max_runners": 1, "instances": 2, "auth": {"type": "pat"}}))
         .unwrap();
         config.installations.insert("ci".into(), inst);
-        let results = JobResults::from_config(&config, SecretStore::default());
+        let results = JobResults::from_config(&config, SecretStore::from_env());
         let lookup = results.inner.unwrap();
         let mut sets: Vec<&String> = lookup.by_scale_set.keys().collect();
         sets.sort();

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Read};
 use anyhow::{Context, bail};
 use deskrun::config::ConfigStore;
 use deskrun::operations;
-use deskrun::secrets::{Secret, SecretStore};
+use deskrun::secrets::{Secret, SecretStore, TOKEN_ENV};
 use deskrun::spec::{self, Auth, AuthType, ContainerMode, GitHubUrl, Installation, Mount};
 use secrecy::ExposeSecret;
 
@@ -26,12 +26,9 @@ The token (or private key) is stored in the OS keyring, never in the config file
 read from the first of: --token-stdin, --private-key-file, --auth-value, DESKRUN_TOKEN,
 or a prompt when standard input is a terminal.";
 
-/// Environment variable holding the token for `add`.
-const TOKEN_ENV: &str = "DESKRUN_TOKEN";
-
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     let store = ConfigStore::from_env()?;
-    let secrets = SecretStore::default();
+    let secrets = SecretStore::from_env();
     let existing = store.load()?.installations.get(&args.name).cloned();
     let (installation, app) = installation_from(&args, existing.as_ref().filter(|_| args.replace))?;
     // NB: refused before the token is read, so nobody types a token for nothing.

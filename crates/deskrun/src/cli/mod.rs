@@ -260,7 +260,7 @@ fn import_legacy_config() {
     let (Some(path), Ok(store)) = (legacy::default_path(), ConfigStore::from_env()) else {
         return;
     };
-    match legacy::import(&path, &store, &deskrun::secrets::SecretStore::default()) {
+    match legacy::import(&path, &store, &deskrun::secrets::SecretStore::from_env()) {
         Ok(None) => {}
         Ok(Some(report)) => {
             output::progress(&format!(

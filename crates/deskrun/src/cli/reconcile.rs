@@ -11,7 +11,7 @@ use super::output::show;
 
 pub async fn up(recreate_cluster: bool) -> anyhow::Result<()> {
     let store = ConfigStore::from_env()?;
-    let secrets = SecretStore::default();
+    let secrets = SecretStore::from_env();
     let options = UpOptions { recreate_cluster };
     match operations::up(&store, &secrets, options, &show).await {
         Err(error @ operations::Error::RecreateNeeded { .. }) => {
@@ -32,12 +32,12 @@ pub async fn up(recreate_cluster: bool) -> anyhow::Result<()> {
 }
 
 pub async fn down() -> anyhow::Result<()> {
-    operations::down(&ConfigStore::from_env()?, &SecretStore::default(), &show).await?;
+    operations::down(&ConfigStore::from_env()?, &SecretStore::from_env(), &show).await?;
     Ok(())
 }
 
 pub async fn remove(name: &str) -> anyhow::Result<()> {
-    operations::remove(&ConfigStore::from_env()?, &SecretStore::default(), name, &show).await?;
+    operations::remove(&ConfigStore::from_env()?, &SecretStore::from_env(), name, &show).await?;
     Ok(())
 }
 

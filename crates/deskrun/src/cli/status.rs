@@ -208,7 +208,7 @@ async fn watch_activity(
         let sets = config.installations.get(name).map(Installation::scale_sets);
         sets.map_or_else(|| vec![name.to_owned()], |s| s.into_iter().map(|s| s.name).collect())
     });
-    let results = JobResults::from_config(config, SecretStore::default());
+    let results = JobResults::from_config(config, SecretStore::from_env());
     let settings = ActivitySettings::default();
     let (watch, mut events) = activity::start(cluster.client().clone(), results, settings);
     let stop = stop_requested();

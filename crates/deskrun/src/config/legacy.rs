@@ -158,7 +158,8 @@ pub fn import(
                     key.clone(),
                     format!(
                         "{reason}; its token is in the keyring as account {account:?} \
-                         (`secret-tool lookup service deskrun username {account}`)"
+                         (`secret-tool lookup service {service:?} username {account}`)",
+                        service = secrets.service(),
                     ),
                 ));
             }

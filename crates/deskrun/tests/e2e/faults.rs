@@ -122,23 +122,14 @@ fn the_original_config_is_imported_and_its_plaintext_tokens_scrubbed() {
     assert!(scrubbed.contains("\"old-one\""), "the old file keeps everything else");
     let config = std::fs::read_to_string(home.config_path()).unwrap();
     assert!(!config.contains(TOKEN), "no token in the new config");
-    assert_eq!(keyring_lookup("old-one").as_deref(), Some(format!("{TOKEN}1").as_str()));
+    assert_eq!(home.keyring_lookup("old-one").as_deref(), Some(format!("{TOKEN}1").as_str()));
     assert!(err.contains("legacy:old-app"), "the App key is parked, not lost: {err}");
     assert_eq!(
-        keyring_lookup("legacy:old-app").as_deref(),
+        home.keyring_lookup("legacy:old-app").as_deref(),
         Some("-----BEGIN RSA PRIVATE KEY-----")
     );
     let again = home.cmd().arg("list").env("HOME", home.dir.path().join("home")).output().unwrap();
     assert!(!stderr(&again).contains("Moved"), "the import runs once: {}", stderr(&again));
-}
-
-/// The keyring entry as another program sees it, through the Secret Service.
-fn keyring_lookup(account: &str) -> Option<String> {
-    let out = std::process::Command::new("secret-tool")
-        .args(["lookup", "service", "deskrun", "username", account])
-        .output()
-        .expect("secret-tool (libsecret-tools)");
-    out.status.success().then(|| stdout(&out))
 }
 
 /// ARC's listener keeps its own copy of the credentials: a changed token must update the
@@ -187,7 +178,7 @@ async fn changed_credentials_update_the_secret_and_restart_the_listener() {
     assert_eq!(secret.data.unwrap()["github_token"].0, new_token.as_bytes(), "Secret updated");
     let left = listeners.list(&ListParams::default()).await.unwrap().items;
     assert!(left.is_empty(), "the listener is deleted so ARC recreates it: {left:?}");
-    assert_eq!(keyring_lookup("web").as_deref(), Some(new_token.as_str()), "keyring updated");
+    assert_eq!(home.keyring_lookup("web").as_deref(), Some(new_token.as_str()), "keyring updated");
 }
 
 /// A distinctive token must appear nowhere but the keyring and the credentials Secret: not
@@ -199,6 +190,7 @@ async fn the_token_leaks_nowhere() {
     let home = Home::new();
     let token = "ghp_LeakCanary7f3a9c1e5b2d8f4a6c0e9b7d5f3a1c8e";
     let argv_log = home.dir.path().join("helm-argv.log");
+    let env_log = home.dir.path().join("helm-env.log");
     let shim_dir = home.dir.path().join("shim");
     std::fs::create_dir_all(&shim_dir).unwrap();
     let real_helm = which("helm");
@@ -206,8 +198,9 @@ async fn the_token_leaks_nowhere() {
     std::fs::write(
         &shim,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nenv >> '{}'\nexec '{}' \"$@\"\n",
             argv_log.display(),
+            env_log.display(),
             real_helm
         ),
     )
@@ -216,9 +209,12 @@ async fn the_token_leaks_nowhere() {
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
     let outputs = std::cell::RefCell::new(String::new());
-    let run = |args: &[&str], stdin: Option<&str>| {
+    let run_with = |args: &[&str], stdin: Option<&str>, token_env: Option<&str>| {
         let mut cmd = home.cmd();
         cmd.args(args).arg("--verbose").env("PATH", &path).env("RUST_LOG", "trace");
+        if let Some(token) = token_env {
+            cmd.env("DESKRUN_TOKEN", token);
+        }
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         use std::io::Write;
@@ -230,6 +226,7 @@ async fn the_token_leaks_nowhere() {
         outputs.borrow_mut().push_str(&stdout(&out));
         outputs.borrow_mut().push_str(&stderr(&out));
     };
+    let run = |args: &[&str], stdin: Option<&str>| run_with(args, stdin, None);
     run(
         &["add", "canary", "-r", "https://github.com/acme/app", "--no-verify", "--token-stdin"],
         Some(token),
@@ -237,20 +234,12 @@ async fn the_token_leaks_nowhere() {
     run(&["up"], None);
     run(&["status", "--output", "json"], None);
     run(&["list", "--output", "json"], None);
-    run(
-        &[
-            "add",
-            "canary",
-            "-r",
-            "https://github.com/acme/app",
-            "--no-verify",
-            "--replace",
-            "--token-stdin",
-        ],
-        Some(&format!("{token}X")),
-    );
+    // The rotated token comes through DESKRUN_TOKEN, which deskrun's children never inherit.
+    let rotated = format!("{token}X");
+    let replace = ["add", "canary", "-r", "https://github.com/acme/app", "--no-verify"];
+    run_with(&[&replace[..], &["--replace"]].concat(), None, Some(&rotated));
     run(&["down"], None);
-    run(&["up"], None);
+    run_with(&["up"], None, Some(&rotated));
     run(&["remove", "canary"], None);
     let outputs = outputs.borrow().clone();
     assert!(!outputs.contains(token), "the token appeared in deskrun's output or logs");
@@ -266,6 +255,9 @@ async fn the_token_leaks_nowhere() {
     }
     let argv = std::fs::read_to_string(&argv_log).expect("helm was run through the shim");
     assert!(!argv.contains(token), "the token was in helm's arguments");
+    let env = std::fs::read_to_string(&env_log).expect("helm's environment was recorded");
+    assert!(env.contains("PATH="), "the environment record is real: {env}");
+    assert!(!env.contains(token), "the token was in helm's environment (DESKRUN_TOKEN)");
     let kind_calls =
         std::path::Path::new(&harness_env("DESKRUN_TEST_STATE")).join("kind-calls.log");
     assert!(!std::fs::read_to_string(kind_calls).unwrap().contains(token), "token in kind's argv");
@@ -289,15 +281,41 @@ async fn the_token_leaks_nowhere() {
             assert!(!decoded.contains(token), "token in Helm release record {name}");
         }
     }
-    for kind in ["AutoscalingRunnerSet", "EphemeralRunnerSet", "EphemeralRunner"] {
+    for kind in
+        ["AutoscalingRunnerSet", "AutoscalingListener", "EphemeralRunnerSet", "EphemeralRunner"]
+    {
         let api: kube::Api<DynamicObject> =
             kube::Api::all_with(client.clone(), &arc_resource(kind));
         let blob = serde_json::to_string(&api.list(&ListParams::default()).await.unwrap()).unwrap();
         assert!(!blob.contains(token), "token in {kind}");
     }
-    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::all(client);
-    let blob = serde_json::to_string(&maps.list(&ListParams::default()).await.unwrap()).unwrap();
-    assert!(!blob.contains(token), "token in a ConfigMap");
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as corev1, rbac::v1 as rbac};
+    let everything_else = [
+        ("ConfigMaps", list_json::<corev1::ConfigMap>(&client).await),
+        ("Pods", list_json::<corev1::Pod>(&client).await),
+        ("ServiceAccounts", list_json::<corev1::ServiceAccount>(&client).await),
+        ("Events", list_json::<corev1::Event>(&client).await),
+        ("Deployments", list_json::<apps::Deployment>(&client).await),
+        ("Roles", list_json::<rbac::Role>(&client).await),
+        ("RoleBindings", list_json::<rbac::RoleBinding>(&client).await),
+    ];
+    for (kind, blob) in everything_else {
+        assert!(!blob.contains(token), "token in {kind}");
+    }
+}
+
+/// Every object of kind `K` in the cluster, as JSON.
+async fn list_json<K>(client: &kube::Client) -> String
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: kube::Api<K> = kube::Api::all(client.clone());
+    serde_json::to_string(&api.list(&ListParams::default()).await.unwrap().items).unwrap()
 }
 
 fn which(program: &str) -> String {
@@ -382,7 +400,7 @@ fn two_first_runs_at_once_import_once_and_keep_the_file_scrubbed() {
     }
     assert_eq!(told, 1, "exactly one process imports");
     assert!(!std::fs::read_to_string(&legacy).unwrap().contains(TOKEN), "scrubbed for good");
-    assert_eq!(keyring_lookup("x").as_deref(), Some(TOKEN));
+    assert_eq!(home.keyring_lookup("x").as_deref(), Some(TOKEN));
 }
 
 /// What the user saw: two `add`s of one name at once; the winner said "Saved" but the
@@ -407,7 +425,7 @@ fn concurrent_adds_of_one_name_keep_the_winners_token() {
         .filter_map(|(i, child)| child.wait_with_output().unwrap().status.success().then_some(i))
         .collect();
     assert_eq!(winners.len(), 1, "one add wins, the others find the name taken");
-    let stored = keyring_lookup("same");
+    let stored = home.keyring_lookup("same");
     assert_eq!(stored.as_deref(), Some(format!("{TOKEN}{}", winners[0]).as_str()));
 }
 
@@ -436,7 +454,7 @@ fn replace_keeps_what_it_is_not_told_to_change() {
     assert_eq!(a["instances"], 2, "{a}");
     assert_eq!(a["mounts"][0]["target"], "/var/lib/docker", "{a}");
     assert_eq!(a["mode"], "dind", "{a}");
-    assert_eq!(keyring_lookup("a").as_deref(), Some("ghp_rotated"), "the token was rotated");
+    assert_eq!(home.keyring_lookup("a").as_deref(), Some("ghp_rotated"), "the token was rotated");
 }
 
 #[test]

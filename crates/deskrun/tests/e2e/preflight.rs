@@ -115,11 +115,11 @@ async fn a_github_app_installation_is_looked_up_when_omitted() {
     let list = stdout(&home.ok(&["list", "--output", "json"]));
     assert!(list.contains("\"installation_id\": 4242"), "{list}");
     // A multi-line PEM key comes back from the keyring byte for byte.
-    let stored = std::process::Command::new("secret-tool")
-        .args(["lookup", "service", "deskrun", "username", "r"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&stored), std::fs::read_to_string(&key).unwrap(), "key round-trips");
+    assert_eq!(
+        home.keyring_lookup("r").as_deref(),
+        Some(std::fs::read_to_string(&key).unwrap().as_str()),
+        "key round-trips"
+    );
 }
 
 /// An OpenSSH key pasted as the App key is refused with the command that converts it.

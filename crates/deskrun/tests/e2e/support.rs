@@ -35,7 +35,9 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp home") }
+        let dir = tempfile::tempdir().expect("temp home");
+        std::fs::create_dir(dir.path().join("home")).expect("a HOME inside the temp home");
+        Self { dir }
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -51,6 +53,9 @@ impl Home {
         let mut cmd = std::process::Command::cargo_bin("deskrun").expect("deskrun binary");
         cmd.env("DESKRUN_CONFIG_DIR", self.config_dir())
             .env("DESKRUN_DATA_DIR", self.data_dir())
+            // NB: a HOME of its own: every command looks for the original tool's
+            // ~/.deskrun/config.json to import, which must never be the developer's.
+            .env("HOME", self.dir.path().join("home"))
             .env_remove("DESKRUN_TOKEN")
             .env_remove("RUST_LOG")
             .current_dir(self.dir.path());
@@ -72,6 +77,22 @@ impl Home {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// The keyring service this home's tokens are stored under (its own, as for any config
+    /// directory set with DESKRUN_CONFIG_DIR), so parallel tests never share an entry.
+    pub fn keyring_service(&self) -> String {
+        format!("deskrun:{}", self.config_dir().display())
+    }
+
+    /// The keyring entry of `account` as another program sees it, through the Secret
+    /// Service (`secret-tool`), or `None` when there is none.
+    pub fn keyring_lookup(&self, account: &str) -> Option<String> {
+        let out = std::process::Command::new("secret-tool")
+            .args(["lookup", "service", &self.keyring_service(), "username", account])
+            .output()
+            .expect("secret-tool (libsecret-tools)");
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     pub fn config_path(&self) -> PathBuf {
