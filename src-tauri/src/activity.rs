@@ -1,12 +1,15 @@
 //! The app's side of the activity watch: starts it when the cluster runs, and turns each
 //! event into a feed line, a window event, a notification and a tray redraw.
+//!
+//! NB: the loop reading the events never waits: notifications and redraws are handed to
+//! their own threads (`notify`, `tray`), and it reads a subscription that misses nothing,
+//! so every job start and end is notified exactly once however large the burst.
 
 use std::sync::atomic::Ordering;
 
 use deskrun::activity::{self, ActivitySettings, JobResults};
 use deskrun::cluster::KindCluster;
 use tauri::{AppHandle, Manager};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::state::AppState;
 use crate::{events, notify, tray};
@@ -35,22 +38,14 @@ pub async fn restart(app: &AppHandle) {
     };
     state.cluster_running.store(true, Ordering::Relaxed);
     let results = JobResults::from_config(&config, state.secrets.clone());
-    let (watch, mut events) =
-        activity::start(handle.client().clone(), results, ActivitySettings::default());
+    let (watch, _) = activity::start(handle.client().clone(), results, ActivitySettings::default());
+    // NB: before any await: nothing is announced until the watch has listed the cluster.
+    let mut events = watch.subscribe_lossless();
     let mut synced = watch.synced_signal();
     if let Ok(mut slot) = state.watch.lock() {
         *slot = Some(watch);
     }
     tray::refresh(app);
-    // NB: redrawing the tray waits for the GUI thread; it runs on its own task, coalescing
-    // bursts, so a slow redraw never delays the next notification.
-    let (redraw, mut redraws) = tokio::sync::mpsc::channel::<()>(1);
-    let drawer = app.clone();
-    tauri::async_runtime::spawn(async move {
-        while redraws.recv().await.is_some() {
-            tray::refresh(&drawer);
-        }
-    });
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         // NB: the handle keeps the kubeconfig file Helm needs alive while the watch runs.
@@ -58,15 +53,8 @@ pub async fn restart(app: &AppHandle) {
         loop {
             tokio::select! {
                 event = events.recv() => match event {
-                    Ok(event) => {
-                        on_event(&app, &event);
-                        let _ = redraw.try_send(());
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "activity events dropped; the tray is redrawn");
-                        tray::refresh(&app);
-                    }
-                    Err(RecvError::Closed) => break,
+                    Some(event) => on_event(&app, &event),
+                    None => break,
                 },
                 changed = synced.changed() => {
                     if changed.is_err() {
@@ -123,8 +111,11 @@ pub fn follow_config(app: &AppHandle) {
 }
 
 fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {
-    notify::on_event(app, event);
+    if let Some(notifier) = app.try_state::<notify::Notifier>() {
+        notifier.send(event);
+    }
     if let Some(item) = app.state::<AppState>().record(event) {
         events::emit_activity(app, item);
     }
+    tray::refresh(app);
 }

@@ -65,6 +65,7 @@ pub fn run() {
             state(&handle)?;
             builder.mount_events(app);
             tray(&handle);
+            notifier(&handle);
             watchers(&handle);
             if !hidden {
                 window::show(&handle, None);
@@ -111,7 +112,24 @@ fn state(app: &tauri::AppHandle) -> Result<(), Box<dyn std::error::Error>> {
 
 fn tray(app: &tauri::AppHandle) {
     if let Err(error) = tray::install(app) {
-        tracing::warn!(%error, "no tray item (no tray host?); the window still works");
+        return tracing::warn!(%error, "no tray item (no tray host?); the window still works");
+    }
+    match tray::Painter::start(app) {
+        Ok(painter) => {
+            app.manage(painter);
+        }
+        Err(error) => tracing::warn!(%error, "cannot start the tray's thread; it is not redrawn"),
+    }
+}
+
+fn notifier(app: &tauri::AppHandle) {
+    match notify::Notifier::start(app) {
+        Ok(notifier) => {
+            app.manage(notifier);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot start the notifier's thread; no notifications")
+        }
     }
 }
 

@@ -1,20 +1,83 @@
 //! Desktop notifications for job starts, job ends and runners needing attention, as the
-//! settings allow. A missing notification service is logged once and never stops the app.
+//! settings allow, shown one after another on a thread of their own. A missing notification
+//! service is logged once and never stops the app.
+//!
+//! It does not decide what happened (the engine's activity watch does) nor keep the feed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use deskrun::activity::{ActivityEvent, JobResult, format_duration};
+use deskrun::config::DesktopConfig;
 use tauri::{AppHandle, Manager};
-use tauri_plugin_notification::NotificationExt;
 
 use crate::state::AppState;
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Shows the notification `event` calls for, if any.
-pub fn on_event(app: &AppHandle, event: &ActivityEvent) {
-    let Ok(config) = app.state::<AppState>().store.load() else { return };
-    let prefs = config.desktop;
+/// A notification's title and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The first line, e.g. "Job started: build".
+    pub title: String,
+    /// The rest, e.g. "on runner web (acme/web)".
+    pub body: String,
+}
+
+/// The notification thread's queue: [`Notifier::send`] never waits for the notification
+/// server. Dropping it ends the thread once the queue is shown.
+pub struct Notifier {
+    queue: mpsc::Sender<ActivityEvent>,
+}
+
+impl Notifier {
+    /// Starts the thread that shows what `event` calls for, by the settings in the config.
+    pub fn start(app: &AppHandle) -> std::io::Result<Self> {
+        let app = app.clone();
+        let identifier = app.config().identifier.clone();
+        Self::with(move |event| {
+            let Ok(config) = app.state::<AppState>().store.load() else { return };
+            if let Some(notice) = notice(&config.desktop, &event) {
+                show(&identifier, notice);
+            }
+        })
+    }
+
+    /// Starts a thread running `handle` on each event sent, in order.
+    fn with(mut handle: impl FnMut(ActivityEvent) + Send + 'static) -> std::io::Result<Self> {
+        let (queue, events) = mpsc::channel();
+        // NB: showing is a blocking D-Bus round trip (a new connection each time). On an
+        // async runtime thread — where tauri-plugin-notification's `show` runs it — a burst
+        // of them stalls the activity watch, its GitHub lookups and the redraws.
+        std::thread::Builder::new().name("deskrun-notifier".into()).spawn(move || {
+            for event in events {
+                handle(event);
+            }
+        })?;
+        Ok(Self { queue })
+    }
+
+    /// Queues the notification `event` calls for, if any; returns at once.
+    pub fn send(&self, event: &ActivityEvent) {
+        if matters(event) {
+            // NB: the thread only ends when this sender drops.
+            let _ = self.queue.send(event.clone());
+        }
+    }
+}
+
+/// Whether `event` may call for a notification (settings aside): the rest is not queued.
+fn matters(event: &ActivityEvent) -> bool {
+    matches!(
+        event,
+        ActivityEvent::JobStarted(_)
+            | ActivityEvent::JobFinished { .. }
+            | ActivityEvent::NeedsAttention { .. }
+    )
+}
+
+/// The notification `event` calls for under `prefs`, if any.
+fn notice(prefs: &DesktopConfig, event: &ActivityEvent) -> Option<Notice> {
     let (title, body) = match event {
         ActivityEvent::JobStarted(job) if prefs.notify_job_started => (
             format!("Job started: {}", job.name),
@@ -34,17 +97,120 @@ pub fn on_event(app: &AppHandle, event: &ActivityEvent) {
         ActivityEvent::NeedsAttention { scale_set, reason, message } if prefs.notify_attention => {
             (format!("{scale_set} needs attention"), format!("{}: {message}", reason.as_words()))
         }
-        _ => return,
+        _ => return None,
     };
-    // NB: showing is a blocking D-Bus round trip to the notification server; on the event
-    // loop it would hold up every later event (and a slow server would make them lag).
-    let app = app.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let shown = app.notification().builder().title(title).body(body).show();
-        if let Err(error) = shown
-            && !WARNED.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(%error, "cannot show notifications (no notification service?)");
+    Some(Notice { title, body })
+}
+
+/// Shows `notice` the way tauri-plugin-notification would, but on the calling thread.
+#[cfg_attr(not(any(windows, target_os = "macos")), expect(unused_variables))]
+fn show(identifier: &str, notice: Notice) {
+    let mut notification = notify_rust::Notification::new();
+    notification.summary(&notice.title).body(&notice.body).auto_icon();
+    #[cfg(windows)]
+    {
+        // The notification's AppUserModelID only works for the installed app.
+        let dev = std::env::current_exe().ok().and_then(|exe| {
+            exe.parent().map(|dir| dir.ends_with("target/debug") || dir.ends_with("target/release"))
+        });
+        if dev == Some(false) {
+            notification.app_id(identifier);
         }
-    });
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let _ = notify_rust::set_application(if tauri::is_dev() {
+            "com.apple.Terminal"
+        } else {
+            identifier
+        });
+    }
+    if let Err(error) = notification.show().map(drop)
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(%error, "cannot show notifications (no notification service?)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    use deskrun::activity::Job;
+
+    use super::*;
+
+    fn job(n: u32) -> Job {
+        Job {
+            scale_set: "web".into(),
+            runner: format!("web-{n}"),
+            job_id: None,
+            job_request_id: Some(n.into()),
+            name: format!("job {n}"),
+            repository: "acme/web".into(),
+            workflow_ref: None,
+            workflow_run_id: None,
+            run_url: None,
+            started_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+        }
+    }
+
+    /// In a benchmark's burst the app showed ~4 notifications a second and fell behind the
+    /// activity watch: every notification held up the events after it.
+    #[test]
+    fn sending_never_waits_for_a_stalled_notification_server() {
+        let stall = Arc::new(Barrier::new(2));
+        let (shown, seen) = mpsc::channel();
+        let server = Arc::clone(&stall);
+        let notifier = Notifier::with(move |event| {
+            if let ActivityEvent::JobStarted(job) = event {
+                if job.name == "job 0" {
+                    server.wait();
+                }
+                shown.send(job.name).unwrap();
+            }
+        })
+        .unwrap();
+
+        // NB: the first notification is stuck until `stall` is released below, so if sending
+        // waited for it this loop would never end.
+        for n in 0..1000 {
+            notifier.send(&ActivityEvent::JobStarted(job(n)));
+            notifier.send(&ActivityEvent::RunnerOnline {
+                scale_set: "web".into(),
+                runner: n.to_string(),
+            });
+        }
+        stall.wait();
+        let names: Vec<String> = (0..1000)
+            .map(|_| seen.recv_timeout(Duration::from_secs(5)).expect("each is shown"))
+            .collect();
+        let expected: Vec<String> = (0..1000).map(|n| format!("job {n}")).collect();
+        assert_eq!(names, expected, "every notification is shown once, in order");
+        assert!(seen.try_recv().is_err(), "and no more");
+    }
+
+    #[test]
+    fn settings_pick_which_events_notify() {
+        let mut prefs = DesktopConfig { notify_job_finished: false, ..DesktopConfig::default() };
+        let started = ActivityEvent::JobStarted(job(1));
+        let finished = ActivityEvent::JobFinished {
+            job: job(1),
+            result: JobResult::Unknown,
+            duration: Some(Duration::from_secs(130)),
+        };
+        assert_eq!(
+            notice(&prefs, &started),
+            Some(Notice {
+                title: "Job started: job 1".into(),
+                body: "on runner web (acme/web)".into()
+            })
+        );
+        assert_eq!(notice(&prefs, &finished), None, "finishes are turned off");
+        prefs.notify_job_finished = true;
+        let shown = notice(&prefs, &finished).expect("finishes are on");
+        assert_eq!(shown.title, "Job finished: job 1", "an unknown result reads 'finished'");
+        assert_eq!(shown.body, "on web in 2m10s (acme/web)");
+    }
 }

@@ -1,6 +1,10 @@
 //! The tray item: an icon per state, a tooltip in words, and a menu listing each runner plus
 //! every action (some Linux trays never deliver clicks, so everything is in the menu). It is
-//! redrawn from events — activity, operations starting and ending — never on a timer.
+//! redrawn from events — activity, operations starting and ending — never on a timer, on a
+//! thread of its own that draws only the latest state.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use deskrun::activity::{BoardSummary, TrayState};
 use tauri::image::Image;
@@ -21,6 +25,10 @@ const STOP_CLUSTER: &str = "stop-cluster";
 const PAUSE: &str = "pause";
 const RESUME: &str = "resume";
 const QUIT: &str = "quit";
+
+/// The least time between two redraws: a burst of events redraws a few times a second, not
+/// once per event (each redraw rebuilds the menu on the GUI thread).
+const REDRAW_GAP: Duration = Duration::from_millis(100);
 
 fn icon(state: &str) -> Image<'static> {
     let bytes: &'static [u8] = match state {
@@ -114,8 +122,51 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Redraws the tray from the current board.
+/// The tray's drawing thread: redraw requests coalesce while it draws, so it always draws
+/// the latest state and a request never waits. Dropping it ends the thread.
+pub struct Painter {
+    requests: mpsc::SyncSender<()>,
+}
+
+impl Painter {
+    /// Starts the thread that draws the tray of `app`.
+    pub fn start(app: &AppHandle) -> std::io::Result<Self> {
+        let app = app.clone();
+        Self::with(move || draw(&app))
+    }
+
+    /// Starts a thread running `draw` after requests, at most once per [`REDRAW_GAP`].
+    fn with(mut draw: impl FnMut() + Send + 'static) -> std::io::Result<Self> {
+        // NB: one pending request is enough: the draw after it reads the state then.
+        let (requests, pending) = mpsc::sync_channel(1);
+        // NB: setting the icon, tooltip and menu waits for the GUI thread; on an async
+        // runtime thread a burst of redraws stalls the activity watch and its lookups.
+        std::thread::Builder::new().name("deskrun-tray".into()).spawn(move || {
+            while pending.recv().is_ok() {
+                let began = Instant::now();
+                draw();
+                std::thread::sleep(REDRAW_GAP.saturating_sub(began.elapsed()));
+            }
+        })?;
+        Ok(Self { requests })
+    }
+
+    /// Asks for a redraw; returns at once.
+    pub fn request(&self) {
+        // NB: full means a redraw is pending already, and it will see this change.
+        let _ = self.requests.try_send(());
+    }
+}
+
+/// Redraws the tray from the current board, soon; returns at once. Without a tray (no tray
+/// host), nothing.
 pub fn refresh(app: &AppHandle) {
+    if let Some(painter) = app.try_state::<Painter>() {
+        painter.request();
+    }
+}
+
+fn draw(app: &AppHandle) {
     let state = app.state::<AppState>();
     let summary = state.summary();
     let operation = state.busy_operation.lock().map(|op| op.is_some()).unwrap_or(false);
@@ -165,5 +216,47 @@ impl Drop for Operation {
             *op = None;
         }
         refresh(&self.app);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+
+    /// In a benchmark's burst every activity event waited for a tray redraw, which waits for
+    /// the GUI thread: the app fell behind the cluster.
+    #[test]
+    fn requests_during_a_slow_redraw_coalesce_into_one_redraw_of_the_latest_state() {
+        let state = Arc::new(AtomicUsize::new(0));
+        let (drawn, draws) = mpsc::channel();
+        let gui = Arc::new(Barrier::new(2));
+        let (seen, first) = (Arc::clone(&state), Arc::clone(&gui));
+        let mut count = 0;
+        let painter = Painter::with(move || {
+            count += 1;
+            if count == 1 {
+                first.wait();
+            }
+            drawn.send(seen.load(Ordering::SeqCst)).unwrap();
+        })
+        .unwrap();
+
+        painter.request();
+        // NB: the first redraw is stuck until `gui` is released below, so if a request waited
+        // for a redraw this loop would never end.
+        for n in 1..=1000 {
+            state.store(n, Ordering::SeqCst);
+            painter.request();
+        }
+        gui.wait();
+        let mut shown = vec![draws.recv_timeout(Duration::from_secs(5)).expect("a redraw")];
+        while let Ok(state) = draws.recv_timeout(REDRAW_GAP * 5) {
+            shown.push(state);
+        }
+        assert_eq!(shown.last(), Some(&1000), "the last redraw shows the latest state");
+        assert!(shown.len() <= 2, "the requests made a redraw or two, not one each: {shown:?}");
     }
 }

@@ -829,6 +829,8 @@ def main():
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--no-what-if", action="store_true",
                         help="skip the open window's memory without GL compositing")
+    parser.add_argument("--only", choices=["burst"],
+                        help="after setup and one launch, run only this section")
     args = parser.parse_args()
 
     began = time.time()
@@ -837,13 +839,15 @@ def main():
     app = None
     try:
         setup()
-        app, binary = launches(registrations, args.launches)
-        window_states(app, args.idle_seconds)
+        app, binary = launches(registrations, 1 if args.only else args.launches)
+        if not args.only:
+            window_states(app, args.idle_seconds)
         kube, notes = Kube(), Notifications()
-        latency(kube, notes, args.jobs)
+        if not args.only:
+            latency(kube, notes, args.jobs)
         burst(kube, notes, app, args.burst, args.threads)
         app.quit()
-        if not args.no_what_if:
+        if not args.no_what_if and not args.only:
             # NB: WebKit composites the page with GL (here Mesa's llvmpipe, with libLLVM) in
             # its web process; this is the app's own setting away (hardware acceleration
             # policy "never").

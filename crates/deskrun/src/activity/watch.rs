@@ -1,6 +1,6 @@
 //! The background loop: three kube-runtime watchers (EphemeralRunners, AutoscalingRunnerSets,
 //! listener pods) merged into one stream, fed to the tracker, finished jobs completed with
-//! their results, and the events broadcast to every subscriber and folded into a shared
+//! their results, and the events sent to every subscriber and folded into a shared
 //! [`RunnerBoard`]. [`ActivityWatch`] owns the loop: dropping it stops it.
 //!
 //! It does not derive events itself (the tracker does) nor connect to the cluster (the
@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{WatchStreamExt as _, watcher};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +24,12 @@ use super::{ActivityEvent, ActivitySettings, JobResults, RunnerBoard};
 use crate::ARC_NAMESPACE;
 use crate::status::LISTENER_COMPONENT;
 
-/// How many events a subscriber may fall behind before it misses some (and is told so by
-/// [`broadcast::error::RecvError::Lagged`]).
+/// How many events a [`ActivityWatch::subscribe`]r may fall behind before it misses some
+/// (and is told so by [`broadcast::error::RecvError::Lagged`]).
 const CHANNEL_CAPACITY: usize = 256;
+
+/// The subscribers that must miss nothing (see [`ActivityWatch::subscribe_lossless`]).
+type LosslessSubscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<ActivityEvent>>>>;
 
 /// The running watch: subscribe to its events, read its board; dropping it stops the loop.
 #[derive(Debug)]
@@ -34,6 +37,7 @@ pub struct ActivityWatch {
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
     events: broadcast::Sender<ActivityEvent>,
+    lossless: LosslessSubscribers,
     board: Arc<Mutex<RunnerBoard>>,
     synced: watch::Receiver<bool>,
 }
@@ -61,23 +65,38 @@ fn spawn(
     let (events, first) = broadcast::channel(CHANNEL_CAPACITY);
     let (synced_tx, synced) = watch::channel(false);
     let board = Arc::new(Mutex::new(RunnerBoard::new()));
+    let lossless = LosslessSubscribers::default();
     let cancel = CancellationToken::new();
     let feed = Feed {
         tracker: Tracker::new(&settings),
         results,
         events: events.clone(),
+        lossless: Arc::clone(&lossless),
         board: Arc::clone(&board),
         synced: synced_tx,
     };
     let task = tokio::spawn(feed.run(observations, settings, cancel.clone()));
-    let watch = ActivityWatch { cancel, task: Some(task), events, board, synced };
+    let watch = ActivityWatch { cancel, task: Some(task), events, lossless, board, synced };
     (watch, first)
 }
 
 impl ActivityWatch {
-    /// A new subscription: every event from now on.
+    /// A new subscription: every event from now on, as long as the subscriber keeps up (a
+    /// relist can announce hundreds at once); one that falls behind misses some and is told.
     pub fn subscribe(&self) -> broadcast::Receiver<ActivityEvent> {
         self.events.subscribe()
+    }
+
+    /// A new subscription that misses nothing: every event from now on, however far behind
+    /// the subscriber falls, for a consumer that owes the user exactly one notification per
+    /// job start and end. Dropping the receiver ends the subscription.
+    ///
+    /// NB: the events wait in memory until read, so the subscriber must keep reading; a
+    /// consumer that can stall (on a desktop notification, a redraw) hands the work on.
+    pub fn subscribe_lossless(&self) -> mpsc::UnboundedReceiver<ActivityEvent> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lossless.lock().unwrap_or_else(PoisonError::into_inner).push(sender);
+        receiver
     }
 
     /// The board as of now. A consumer subscribes first, then seeds its own board with this:
@@ -124,6 +143,7 @@ struct Feed {
     tracker: Tracker,
     results: JobResults,
     events: broadcast::Sender<ActivityEvent>,
+    lossless: LosslessSubscribers,
     board: Arc<Mutex<RunnerBoard>>,
     synced: watch::Sender<bool>,
 }
@@ -172,6 +192,8 @@ impl Feed {
     fn publish(&self, event: ActivityEvent, announce: bool) {
         self.board.lock().unwrap_or_else(PoisonError::into_inner).apply(&event);
         if announce {
+            let mut lossless = self.lossless.lock().unwrap_or_else(PoisonError::into_inner);
+            lossless.retain(|subscriber| subscriber.send(event.clone()).is_ok());
             // NB: no subscriber is no error: the board still has it.
             let _ = self.events.send(event);
         }
@@ -291,6 +313,85 @@ mod tests {
             .await
             .expect("an event within 5 s")
             .expect("the loop is running")
+    }
+
+    /// Starts a loop on the returned feed and sends it a synced first listing (no runners).
+    async fn synced_loop()
+    -> (mpsc::UnboundedSender<Observed>, ActivityWatch, broadcast::Receiver<ActivityEvent>) {
+        let (feed, stream) = mpsc::unbounded();
+        let (watch, events) = spawn(stream.boxed(), JobResults::none(), Default::default());
+        for observed in [
+            Observed::Runner(Event::Init),
+            Observed::Runner(Event::InitDone),
+            Observed::ScaleSet(Event::Init),
+            Observed::ScaleSet(Event::InitDone),
+            Observed::Failed(Source::Listeners),
+        ] {
+            feed.unbounded_send(observed).unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), watch.synced()).await.expect("synced");
+        (feed, watch, events)
+    }
+
+    /// The desktop app announced 256 of 300 jobs started in a benchmark's burst: its
+    /// subscription fell behind the broadcast and lost the rest.
+    #[tokio::test]
+    async fn a_lossless_subscriber_far_behind_gets_every_job_start_and_end_once() {
+        const JOBS: i64 = 500;
+        let (feed, watch, mut broadcast) = synced_loop().await;
+        let mut lossless = watch.subscribe_lossless();
+        for id in 0..JOBS {
+            let uid = format!("u{id}");
+            feed.unbounded_send(Observed::Runner(Event::Apply(runner(&uid, Some(id))))).unwrap();
+            feed.unbounded_send(Observed::Runner(Event::Delete(runner(&uid, Some(id))))).unwrap();
+        }
+        // Online, started, finished, offline per job; nothing is read until all are sent.
+        let expected = usize::try_from(4 * JOBS).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while lossless.len() < expected {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("every event within 10 s");
+
+        let mut started = std::collections::BTreeMap::<String, usize>::new();
+        let mut finished = std::collections::BTreeMap::<String, usize>::new();
+        while let Ok(event) = lossless.try_recv() {
+            match event {
+                ActivityEvent::JobStarted(job) => *started.entry(job.name).or_default() += 1,
+                ActivityEvent::JobFinished { job, .. } => {
+                    *finished.entry(job.name).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        let jobs = usize::try_from(JOBS).unwrap();
+        assert_eq!(started.len(), jobs, "every job's start reaches the subscriber");
+        assert_eq!(finished.len(), jobs, "every job's end reaches the subscriber");
+        assert!(
+            started.values().chain(finished.values()).all(|&n| n == 1),
+            "no start or end is announced twice"
+        );
+        assert!(
+            matches!(broadcast.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))),
+            "the burst overflows the broadcast, or this test proves nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_lossless_subscription_is_forgotten() {
+        let (feed, watch, _events) = synced_loop().await;
+        drop(watch.subscribe_lossless());
+        let mut kept = watch.subscribe_lossless();
+        feed.unbounded_send(Observed::Runner(Event::Apply(runner("u1", Some(1))))).unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(5), kept.recv()).await;
+        assert!(matches!(first, Ok(Some(ActivityEvent::RunnerOnline { .. }))));
+        assert_eq!(
+            watch.lossless.lock().unwrap().len(),
+            1,
+            "a subscriber that went away is no longer sent events (nor kept in memory)"
+        );
     }
 
     #[test]
