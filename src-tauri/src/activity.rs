@@ -11,7 +11,7 @@ use deskrun::activity::{self, ActivitySettings, JobResults};
 use deskrun::cluster::KindCluster;
 use tauri::{AppHandle, Manager};
 
-use crate::state::AppState;
+use crate::state::{AppState, Watching};
 use crate::{events, notify, tray};
 
 /// (Re)starts the watch for the configured cluster; without a cluster, stops it.
@@ -38,12 +38,13 @@ pub async fn restart(app: &AppHandle) {
     };
     state.cluster_running.store(true, Ordering::Relaxed);
     let results = JobResults::from_config(&config, state.secrets.clone());
-    let (watch, _) = activity::start(handle.client().clone(), results, ActivitySettings::default());
+    let (watch, _) =
+        activity::start(handle.client().clone(), results.clone(), ActivitySettings::default());
     // NB: before any await: nothing is announced until the watch has listed the cluster.
     let mut events = watch.subscribe_lossless();
     let mut synced = watch.synced_signal();
     if let Ok(mut slot) = state.watch.lock() {
-        *slot = Some(watch);
+        *slot = Some(Watching { watch, cluster: Watching::cluster_of(&config), results });
     }
     tray::refresh(app);
     let app = app.clone();
@@ -67,9 +68,10 @@ pub async fn restart(app: &AppHandle) {
     });
 }
 
-/// Restarts the watch whenever the config file is replaced — the CLI (or another process)
-/// added a runner, or created or deleted the cluster — so the tray never goes stale. The
-/// watcher is kept in the app state; a platform without file events just misses this.
+/// Follows the config file whenever it is replaced — the CLI (or another process) added a
+/// runner, or created or deleted the cluster — so the tray never goes stale (see
+/// [`refresh`]). The file watcher is kept in the app state; a platform without file
+/// events just misses this.
 pub fn follow_config(app: &AppHandle) {
     use ::notify::Watcher;
     let state = app.state::<AppState>();
@@ -105,9 +107,29 @@ pub fn follow_config(app: &AppHandle) {
             // One save makes several file events: take them all, then restart once.
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             while changed.try_recv().is_ok() {}
-            restart(&app).await;
+            refresh(&app).await;
         }
     });
+}
+
+/// Brings the watch up to date with a changed config. The watch on the same cluster goes on and only learns the
+/// runners' new credentials: restarting it would take its first listing as the starting
+/// state, so a job ending meanwhile would never be announced finished. Another cluster, or
+/// none, restarts it.
+pub async fn refresh(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let Ok(config) = state.store.load() else { return restart(app).await };
+    let same_cluster = state.watch.lock().ok().and_then(|slot| {
+        let watching = slot.as_ref()?;
+        (watching.cluster == Watching::cluster_of(&config)).then(|| watching.results.clone())
+    });
+    match same_cluster {
+        Some(results) => {
+            results.follow(&config);
+            tray::refresh(app);
+        }
+        None => restart(app).await,
+    }
 }
 
 fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {

@@ -15,7 +15,7 @@ pub fn start_runners(app: AppHandle) {
         let state = app.state::<AppState>();
         let result =
             operations::up(&state.store, &state.secrets, UpOptions::default(), &|_| {}).await;
-        activity::restart(&app).await;
+        activity::refresh(&app).await;
         report(&app, "Runners started", result.map(|_| ()));
     });
 }
@@ -26,7 +26,7 @@ pub fn pause_runners(app: AppHandle) {
         let _busy = tray::Operation::start(&app, "Pausing runners…");
         let state = app.state::<AppState>();
         let result = operations::down(&state.store, &state.secrets, &|_| {}).await;
-        activity::restart(&app).await;
+        activity::refresh(&app).await;
         report(&app, "Runners paused", result);
     });
 }
@@ -37,7 +37,7 @@ pub fn stop_cluster(app: AppHandle) {
         let _busy = tray::Operation::start(&app, "Stopping the cluster…");
         let state = app.state::<AppState>();
         let result = operations::delete_cluster(&state.store, &|_| {}).await;
-        activity::restart(&app).await;
+        activity::refresh(&app).await;
         report(&app, "Cluster stopped; `Start cluster` brings the runners back", result);
     });
 }

@@ -71,7 +71,7 @@ pub async fn save_runner(
     let _busy = tray::Operation::start(&app, &format!("Saving {}…", request.installation.name));
     let progress = forward(&on_progress);
     let added = operations::add(&state.store, &state.secrets, request, &progress).await?;
-    activity::restart(&app).await;
+    activity::refresh(&app).await;
     Ok(format!("runs-on: {}", added.installation.runs_on()))
 }
 
@@ -148,7 +148,7 @@ pub async fn start_runners(
     let progress = forward(&on_progress);
     let options = UpOptions { recreate_cluster };
     let result = operations::up(&state.store, &state.secrets, options, &progress).await;
-    activity::restart(&app).await;
+    activity::refresh(&app).await;
     result.map(|_| ()).map_err(Into::into)
 }
 

@@ -6,14 +6,32 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use deskrun::activity::{ActivityEvent, ActivityWatch, BoardSummary};
-use deskrun::config::ConfigStore;
+use deskrun::activity::{ActivityEvent, ActivityWatch, BoardSummary, JobResults};
+use deskrun::config::{Config, ConfigStore};
 use deskrun::secrets::SecretStore;
 
 use crate::views::ActivityItem;
 
 /// How many finished or running jobs the activity feed keeps.
 const FEED_LEN: usize = 200;
+
+/// The activity watch on a cluster, with what it was started for.
+pub struct Watching {
+    /// The watch; dropping it stops it.
+    pub watch: ActivityWatch,
+    /// The cluster watched, as the config names it (see [`Watching::cluster_of`]).
+    pub cluster: (String, Option<String>),
+    /// Where the watch's finished jobs get their results; it follows config changes.
+    pub results: JobResults,
+}
+
+impl Watching {
+    /// Which cluster `config` means: its name and when deskrun created it, so a cluster
+    /// deleted and created again (by the CLI, say) is another one.
+    pub fn cluster_of(config: &Config) -> (String, Option<String>) {
+        (config.cluster.name.clone(), config.cluster.created_at.clone())
+    }
+}
 
 /// Everything the commands, the tray and the notifier share.
 pub struct AppState {
@@ -22,7 +40,7 @@ pub struct AppState {
     /// The keyring.
     pub secrets: SecretStore,
     /// The watch on the cluster, while one runs; replacing it stops the old one.
-    pub watch: Mutex<Option<ActivityWatch>>,
+    pub watch: Mutex<Option<Watching>>,
     /// Recent jobs, newest first.
     pub feed: Mutex<VecDeque<ActivityItem>>,
     /// Whether a long operation (up, down, add) runs now: the tray says "starting".
@@ -73,7 +91,7 @@ impl AppState {
 
     /// The runners in numbers and words, from the watch's board (empty without a watch).
     pub fn summary(&self) -> BoardSummary {
-        let board = self.watch.lock().ok().and_then(|w| w.as_ref().map(ActivityWatch::board));
+        let board = self.watch.lock().ok().and_then(|w| w.as_ref().map(|w| w.watch.board()));
         board.unwrap_or_default().summary()
     }
 }

@@ -7,7 +7,7 @@
 //! Actions) makes the result [`JobResult::Unknown`], logged without any credential.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -37,7 +37,8 @@ pub struct JobResults {
 
 #[derive(Debug)]
 struct Lookup {
-    by_scale_set: HashMap<String, Arc<Access>>,
+    /// How to ask about each scale set's jobs; replaced when the installations change.
+    by_scale_set: RwLock<HashMap<String, Arc<Access>>>,
     secrets: SecretSource,
     retry: Vec<Duration>,
     /// App installation tokens by installation name, with when to stop reusing them.
@@ -79,18 +80,17 @@ impl JobResults {
     /// credentials from `secrets`, at the API of each installation's URL (or at
     /// [`github::API_URL_ENV`] when it is set).
     pub fn from_config(config: &Config, secrets: SecretStore) -> Self {
-        let mut by_scale_set = HashMap::new();
-        for inst in config.installations.values() {
-            let access = Arc::new(Access {
-                installation: inst.name.clone(),
-                auth: inst.auth.clone(),
-                api: GitHubApi::for_url(&inst.repository),
-            });
-            for set in inst.scale_sets() {
-                by_scale_set.insert(set.name, Arc::clone(&access));
-            }
+        Self::with(accesses(config), SecretSource::Keyring(secrets), RETRY_DELAYS.to_vec())
+    }
+
+    /// From now on, asks about the scale sets of `config`'s installations: runners were
+    /// added, removed or given other credentials while the watch goes on.
+    pub fn follow(&self, config: &Config) {
+        if let Some(lookup) = &self.inner {
+            let mut by_scale_set =
+                lookup.by_scale_set.write().unwrap_or_else(PoisonError::into_inner);
+            *by_scale_set = accesses(config);
         }
-        Self::with(by_scale_set, SecretSource::Keyring(secrets), RETRY_DELAYS.to_vec())
     }
 
     fn with(
@@ -99,6 +99,7 @@ impl JobResults {
         retry: Vec<Duration>,
     ) -> Self {
         let tokens = tokio::sync::Mutex::new(HashMap::new());
+        let by_scale_set = RwLock::new(by_scale_set);
         Self { inner: Some(Arc::new(Lookup { by_scale_set, secrets, retry, tokens })) }
     }
 
@@ -128,10 +129,30 @@ impl JobResults {
     }
 }
 
+/// How to reach GitHub for the jobs of each scale set of `config`'s installations.
+fn accesses(config: &Config) -> HashMap<String, Arc<Access>> {
+    let mut by_scale_set = HashMap::new();
+    for inst in config.installations.values() {
+        let access = Arc::new(Access {
+            installation: inst.name.clone(),
+            auth: inst.auth.clone(),
+            api: GitHubApi::for_url(&inst.repository),
+        });
+        for set in inst.scale_sets() {
+            by_scale_set.insert(set.name, Arc::clone(&access));
+        }
+    }
+    by_scale_set
+}
+
 impl Lookup {
     /// The job as GitHub describes it once completed, or `None` when that cannot be known.
     async fn completed(&self, job: &Job) -> Option<WorkflowJob> {
-        let access = self.by_scale_set.get(&job.scale_set)?;
+        let access = {
+            let by_scale_set = self.by_scale_set.read().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(by_scale_set.get(&job.scale_set)?)
+        };
+        let access = &*access;
         let (bearer, credential) = self.bearer(access).await?;
         let mut delays = self.retry.iter();
         loop {
@@ -391,10 +412,35 @@ mod tests {
         .unwrap();
         config.installations.insert("ci".into(), inst);
         let results = JobResults::from_config(&config, SecretStore::from_env());
-        let lookup = results.inner.unwrap();
-        let mut sets: Vec<&String> = lookup.by_scale_set.keys().collect();
+        assert_eq!(scale_sets(&results), ["ci-1", "ci-2"]);
+        let lookup = results.inner.as_ref().unwrap();
+        assert_eq!(lookup.by_scale_set.read().unwrap()["ci-1"].installation, "ci");
+    }
+
+    /// The app's watch outlives config changes (restarting it would miss the jobs that end
+    /// meanwhile), so a runner added later must still get its jobs' results.
+    #[test]
+    fn following_a_changed_config_asks_about_the_new_runners() {
+        let installation = |name: &str| -> crate::spec::Installation {
+            serde_json::from_value(json!({
+                "name": name, "repository": "https://github.com/acme/web", "min_runners": 1,
+                "max_runners": 1, "instances": 1, "auth": {"type": "pat"}}))
+            .unwrap()
+        };
+        let mut config = Config::default();
+        config.installations.insert("old".into(), installation("old"));
+        let results = JobResults::from_config(&config, SecretStore::from_env());
+        let shared = results.clone();
+        config.installations.clear();
+        config.installations.insert("new".into(), installation("new"));
+        shared.follow(&config);
+        assert_eq!(scale_sets(&results), ["new"], "every copy follows; the old one is gone");
+    }
+
+    fn scale_sets(results: &JobResults) -> Vec<String> {
+        let lookup = results.inner.as_ref().unwrap();
+        let mut sets: Vec<String> = lookup.by_scale_set.read().unwrap().keys().cloned().collect();
         sets.sort();
-        assert_eq!(sets, ["ci-1", "ci-2"]);
-        assert_eq!(lookup.by_scale_set["ci-1"].installation, "ci");
+        sets
     }
 }
