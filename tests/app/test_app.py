@@ -411,12 +411,12 @@ def test_a_job_notifies_once_turns_the_tray_busy_and_shows_in_the_feed(home):
         window.close()
 
 
-def job_flow(window, env):
-    item = wait_tray()
-    wait_menu(item, "web — idle")
+def start_job(runner_name, job_name, request_id):
+    """Creates an EphemeralRunner of scale set `web` and sets its job fields, as ARC's
+    controller and listener do; returns once the API server has them."""
     runner = {
         "apiVersion": "actions.github.com/v1alpha1", "kind": "EphemeralRunner",
-        "metadata": {"name": "web-abcde-runner-1", "namespace": NS,
+        "metadata": {"name": runner_name, "namespace": NS,
                      "labels": {"actions.github.com/scale-set-name": "web",
                                 "actions.github.com/scale-set-namespace": NS}},
         "spec": {"githubConfigUrl": "https://github.com/acme/web",
@@ -424,15 +424,21 @@ def job_flow(window, env):
                  "spec": {"containers": [{"name": "runner", "image": "runner"}]}},
     }
     assert kubectl("create", "-f", "-", stdin=json.dumps(runner)).returncode == 0
-    kubectl("patch", "ephemeralrunner", "web-abcde-runner-1", "--subresource=status",
+    kubectl("patch", "ephemeralrunner", runner_name, "--subresource=status",
             "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "ready": True}}))
     time.sleep(1)
-    job = {"status": {"phase": "Running", "jobRequestId": 7, "jobId": "77",
-                      "jobDisplayName": "build (ubuntu)", "jobRepositoryName": "acme/web",
+    job = {"status": {"phase": "Running", "jobRequestId": request_id, "jobId": str(request_id * 11),
+                      "jobDisplayName": job_name, "jobRepositoryName": "acme/web",
                       "workflowRunId": 4242, "jobWorkflowRef": "acme/web/.github/workflows/ci.yml@refs/heads/main"}}
-    out = kubectl("patch", "ephemeralrunner", "web-abcde-runner-1", "--subresource=status",
+    out = kubectl("patch", "ephemeralrunner", runner_name, "--subresource=status",
                   "--type=merge", "-p", json.dumps(job))
     assert out.returncode == 0, out.stderr
+
+
+def job_flow(window, env):
+    item = wait_tray()
+    wait_menu(item, "web — idle")
+    start_job("web-abcde-runner-1", "build (ubuntu)", 7)
     # From the moment the API server has the job fields (kubectl has returned).
     started = time.time()
     # Issue #3 asks for 2 s; measured here it is well under 0.1 s (printed below). Latency
@@ -491,6 +497,7 @@ def test_start_at_login_is_off_by_default_and_installs_a_tray_only_login_item(ho
     assert not window.run("return document.evaluate(arguments[0], document, null, 9, null)"
                           ".singleNodeValue.checked", box), "off by default"
     assert not list(autostart.glob("*.desktop")), "no login item until asked"
+    window.screenshot("settings-light")
     window.click(box)
     window.click("//button[normalize-space()='Save settings']")
     window.wait_text("Saved.")
@@ -523,6 +530,9 @@ def test_screenshots_in_dark_mode(home):
         window.go("settings")
         time.sleep(0.5)
         window.screenshot("settings-dark")
+        window.go("activity")
+        window.wait_text("Activity")
+        window.screenshot("activity-empty-dark")
     finally:
         window.close()
         gtk.unlink()
@@ -549,15 +559,35 @@ def test_tray_registers_lists_runners_and_quits_cleanly(home):
         window.close()
 
 
+def app_log():
+    """The app's log files (a daily rolling file in the platform log directory), as text."""
+    logs = Path(os.environ["XDG_DATA_HOME"]) / "dev.deskrun.app" / "logs"
+    return "".join(f.read_text(errors="replace") for f in sorted(logs.glob("deskrun.log*")))
+
+
 @pytest.mark.no_desktop_services
 def test_without_a_tray_host_or_notification_server_the_window_still_works(home):
-    """Run in a session with neither (tests/app/run); the app must start and serve the window."""
+    """Run in a session with neither (tests/app/run), where nothing can start a notification
+    server on demand either: the app must start, serve the window, and take jobs, saying
+    once in its log that it cannot show notifications."""
     assert tray_item() is None, "this test runs without a tray host"
+    add_runner(home)
+    start_cluster(home)
     window = Window()
     try:
         window.wait_text("deskrun")
         window.go("settings")
         window.find("input[type=checkbox]")
         window.screenshot("no-tray-host")
+        for n, runner in enumerate(["web-nonotify-runner-1", "web-nonotify-runner-2"]):
+            start_job(runner, f"lint {n}", 100 + n)
+        window.go("activity")
+        window.wait_text("lint 1")
+        window.wait_text("lint 0")
+        log = app_log()
+        assert log.count("cannot show notifications") == 1, \
+            f"a missing notification service is logged once, however many jobs: {log}"
+        window.go("runners")
+        window.wait_text("web")
     finally:
         window.close()
