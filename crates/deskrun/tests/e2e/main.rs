@@ -3,6 +3,7 @@
 //! `kind` (kind needs Docker, which the test machines lack).
 
 mod activity;
+mod cluster;
 mod cluster_host;
 mod doctor;
 mod faults;

@@ -1,0 +1,81 @@
+//! `deskrun cluster create | delete | status` and `deskrun version`, against the stand-in
+//! kind and the harness's API server.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn cluster_status(home: &Home) -> Value {
+    let out = home.ok(&["cluster", "status", "--output", "json"]);
+    serde_json::from_slice(&out.stdout).expect("cluster status --output json is JSON")
+}
+
+/// How many times deskrun asked kind to create a cluster so far.
+fn kind_creates() -> usize {
+    let log = std::path::Path::new(&harness_env("DESKRUN_TEST_STATE")).join("kind-calls.log");
+    let calls = std::fs::read_to_string(log).unwrap_or_default();
+    calls.lines().filter(|call| call.contains("create cluster")).count()
+}
+
+#[tokio::test]
+async fn cluster_commands_create_report_and_delete_the_kind_cluster() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    let before = cluster_status(&home);
+    assert_eq!(before["running"], false, "no cluster yet: {before}");
+    assert_eq!(before["name"], "deskrun", "the default cluster name: {before}");
+    assert_eq!(before["context"], "kind-deskrun", "the kube context kind gives it: {before}");
+    let text = stdout(&home.ok(&["cluster", "status"]));
+    assert!(text.contains("not running; `deskrun up` creates it"), "says what to do: {text}");
+
+    // A runner with a host path of its own: the new cluster must map it into the node.
+    let cache = home.dir.path().join("gradle-cache");
+    let mount = format!("{}:/home/runner/.gradle", cache.display());
+    let add = ["add", "web", "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
+    let out = home
+        .cmd()
+        .args(add)
+        .args(["--mount", &mount])
+        .env("DESKRUN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let creates = kind_creates();
+    home.ok(&["cluster", "create"]);
+    assert_eq!(kind_creates(), creates + 1, "one `kind create cluster`");
+    let state = std::path::PathBuf::from(harness_env("DESKRUN_TEST_STATE"));
+    let kind_config =
+        std::fs::read_to_string(state.join("kind-clusters").join(CLUSTER).join("config.yaml"))
+            .expect("kind was given a config");
+    assert!(
+        kind_config.contains(&format!("hostPath: {}", cache.display())),
+        "the runner's host path is mapped into the node: {kind_config}"
+    );
+    let running = cluster_status(&home);
+    assert_eq!(running["running"], true, "{running}");
+    let mounts: Vec<&str> =
+        running["host_mounts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(mounts.contains(&cache.to_str().unwrap()), "the mapped paths are listed: {running}");
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(home.config_path()).unwrap()).unwrap();
+    assert!(config["cluster"]["created_at"].is_string(), "the creation is recorded: {config}");
+
+    let again = home.ok(&["cluster", "create"]);
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert_eq!(kind_creates(), creates + 1, "an existing cluster is not created again");
+
+    home.ok(&["cluster", "delete"]);
+    assert_eq!(cluster_status(&home)["running"], false, "the cluster is gone");
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(home.config_path()).unwrap()).unwrap();
+    assert!(config["cluster"]["created_at"].is_null(), "the deletion is recorded: {config}");
+    assert!(config["installations"]["web"].is_object(), "the runners stay configured: {config}");
+}
+
+#[test]
+fn version_names_deskrun_and_the_pinned_arc_version() {
+    let home = Home::new();
+    let out = stdout(&home.ok(&["version"]));
+    assert_eq!(out, format!("deskrun {} (ARC 0.14.2)\n", env!("CARGO_PKG_VERSION")));
+}
