@@ -14,7 +14,7 @@ use tauri::{AppHandle, State};
 use crate::error::IpcError;
 use crate::state::AppState;
 use crate::views::{
-    ActivityItem, FormField, Overview, ProgressView, RunnerForm, RunnerView, Settings,
+    ActivityItem, DoctorView, FormField, Overview, ProgressView, RunnerForm, RunnerView, Settings,
 };
 use crate::{activity, tray};
 
@@ -39,6 +39,14 @@ pub async fn overview(state: State<'_, AppState>) -> Result<Overview, IpcError> 
         runners,
         operation,
     })
+}
+
+/// `deskrun doctor`'s environment checks (Docker, kind, helm, kernel limits, disk, keyring,
+/// desktop services). Never fails: each problem is a check with its fix.
+#[tauri::command]
+#[specta::specta]
+pub async fn doctor() -> DoctorView {
+    deskrun::doctor::run(&deskrun::doctor::DoctorEnv::from_env()).await.into()
 }
 
 /// Checks one form field with the engine's own rules; `None` when it is fine.

@@ -23,6 +23,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::overview,
+            commands::doctor,
             commands::validate_field,
             commands::save_runner,
             commands::remove_runner,

@@ -265,3 +265,116 @@ pub struct Settings {
     /// Start the app (in the tray) at login; off until the user turns it on.
     pub start_at_login: bool,
 }
+
+/// The environment checks behind `deskrun doctor`, for the diagnostics view.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct DoctorView {
+    /// Every check, in the engine's order.
+    pub checks: Vec<CheckView>,
+    /// How many passed.
+    pub pass: u32,
+    /// How many warned.
+    pub warn: u32,
+    /// How many failed.
+    pub fail: u32,
+}
+
+/// One environment check's result.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct CheckView {
+    /// The stable identifier (`docker`, `kind`, `inotify-watches`, …).
+    pub id: String,
+    /// What was checked.
+    pub title: String,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// What was found.
+    pub message: String,
+    /// What to do about it; `None` when it passed.
+    pub fix: Option<String>,
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, Serialize, Type, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// All is well.
+    Pass,
+    /// deskrun works, but something is degraded or could not be checked.
+    Warn,
+    /// deskrun cannot work until this is fixed.
+    Fail,
+}
+
+impl From<deskrun::doctor::Status> for CheckStatus {
+    fn from(status: deskrun::doctor::Status) -> Self {
+        use deskrun::doctor::Status;
+        match status {
+            Status::Pass => Self::Pass,
+            Status::Warn => Self::Warn,
+            Status::Fail => Self::Fail,
+        }
+    }
+}
+
+impl From<deskrun::doctor::Report> for DoctorView {
+    fn from(report: deskrun::doctor::Report) -> Self {
+        // specta refuses `usize`, which has no exact TypeScript type; a count of checks fits.
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let checks = report
+            .checks
+            .into_iter()
+            .map(|check| CheckView {
+                id: check.id.to_owned(),
+                title: check.title.to_owned(),
+                status: check.status.into(),
+                message: check.message,
+                fix: check.fix,
+            })
+            .collect();
+        Self {
+            checks,
+            pass: count(report.summary.pass),
+            warn: count(report.summary.warn),
+            fail: count(report.summary.fail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deskrun::doctor::{Check, Report, Status, Summary};
+
+    use super::*;
+
+    /// The diagnostics view picks each check's badge by these exact words and shows the
+    /// fix only when there is one.
+    #[test]
+    fn doctor_view_says_pass_warn_fail_and_keeps_the_fix() {
+        let check = |id, status, fix: Option<&str>| Check {
+            id,
+            title: "A check",
+            status,
+            message: format!("{id} found"),
+            fix: fix.map(str::to_owned),
+        };
+        let report = Report {
+            checks: vec![
+                check("docker", Status::Pass, None),
+                check("disk", Status::Warn, Some("free some space")),
+                check("kind", Status::Fail, Some("install kind")),
+            ],
+            summary: Summary { pass: 1, warn: 1, fail: 1 },
+        };
+        let json = serde_json::to_value(DoctorView::from(report)).unwrap();
+        let statuses: Vec<_> =
+            json["checks"].as_array().unwrap().iter().map(|c| &c["status"]).collect();
+        assert_eq!(statuses, ["pass", "warn", "fail"], "the UI's badge keys");
+        assert_eq!(json["checks"][0]["fix"], serde_json::Value::Null, "a pass has no fix");
+        assert_eq!(json["checks"][2]["fix"], "install kind", "a failure keeps its fix");
+        assert_eq!(
+            (&json["pass"], &json["warn"], &json["fail"]),
+            (&1.into(), &1.into(), &1.into())
+        );
+    }
+}

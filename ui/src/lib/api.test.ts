@@ -7,6 +7,7 @@ import { afterEach, expect, test, vi } from "vitest";
 import {
   ApiError,
   appVersion,
+  doctor,
   onTrayChanged,
   overview,
   removeRunner,
@@ -112,6 +113,15 @@ test("tray events reach subscribers until they unsubscribe", async () => {
   seen.mockClear();
   await emit("tray-changed", { state: "idle", text: "2 runners idle" });
   expect(seen).not.toHaveBeenCalled();
+});
+
+test("doctor calls the doctor command and hands back its report", async () => {
+  const report = { checks: [], pass: 0, warn: 0, fail: 0 };
+  mockIPC((cmd) => {
+    expect(cmd).toBe("doctor");
+    return report;
+  });
+  expect(await doctor()).toEqual(report);
 });
 
 test("appVersion is null when the window may not ask", async () => {

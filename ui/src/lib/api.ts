@@ -8,6 +8,9 @@ import {
   commands,
   events,
   type ActivityItem_Serialize,
+  type CheckStatus,
+  type CheckView_Serialize,
+  type DoctorView_Serialize,
   type FormField,
   type JobView_Serialize,
   type Overview_Serialize,
@@ -19,7 +22,7 @@ import {
 } from "./bindings";
 import { ApiError } from "./errors";
 
-export type { FormField, ProgressView, Settings, TrayView };
+export type { CheckStatus, FormField, ProgressView, Settings, TrayView };
 
 // NB: the bindings type each struct twice: `_Serialize` is what the backend sends, and
 // `_Deserialize` what it accepts. The views only need one name for each.
@@ -33,6 +36,10 @@ export type JobView = JobView_Serialize;
 export type ActivityItem = ActivityItem_Serialize;
 /** What the add/edit form sends. */
 export type RunnerForm = RunnerForm_Deserialize;
+/** The environment checks (`deskrun doctor`) and how many ended each way. */
+export type DoctorView = DoctorView_Serialize;
+/** One environment check: what was found and, unless it passed, the fix. */
+export type CheckView = CheckView_Serialize;
 
 export { ApiError };
 
@@ -69,6 +76,11 @@ function progressChannel(onProgress: ProgressHandler): Channel<ProgressView> {
 /** The cluster, the tray state and every runner. */
 export function overview(): Promise<Overview> {
   return unwrap(commands.overview());
+}
+
+/** Runs the environment checks `deskrun doctor` runs; a problem is a check, not an error. */
+export function doctor(): Promise<DoctorView> {
+  return guard(commands.doctor());
 }
 
 /** The engine's complaint about one form field, or `null` when the value is fine. */

@@ -1,4 +1,5 @@
-// The words and colours of states: a runner's (idle, busy…), a job's result, the tray's.
+// The words and colours of states: a runner's (idle, busy…), a job's result, the tray's, an
+// environment check's.
 
 /** A badge's colour family; each maps to a pair of theme variables. */
 export type Tone = "ok" | "busy" | "warn" | "danger" | "neutral" | "accent";
@@ -47,4 +48,15 @@ const TRAY_STATES: Record<string, BadgeLook> = {
 /** The tray's `state`. */
 export function trayBadge(state: string): BadgeLook {
   return TRAY_STATES[state] ?? { label: state, tone: "neutral" };
+}
+
+const CHECK_STATUSES: Record<string, BadgeLook> = {
+  pass: { label: "Pass", tone: "ok" },
+  warn: { label: "Warning", tone: "warn" },
+  fail: { label: "Fail", tone: "danger" },
+};
+
+/** An environment check's `status` from the doctor. */
+export function checkBadge(status: string): BadgeLook {
+  return CHECK_STATUSES[status] ?? { label: status, tone: "neutral" };
 }

@@ -8,6 +8,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  The cluster and every runner, for the main view. */
 	overview: () => typedError<Overview_Serialize, IpcError>(__TAURI_INVOKE("overview")),
+	/**
+	 *  `deskrun doctor`'s environment checks (Docker, kind, helm, kernel limits, disk, keyring,
+	 *  desktop services). Never fails: each problem is a check with its fix.
+	 */
+	doctor: () => __TAURI_INVOKE<DoctorView_Serialize>("doctor"),
 	/**  Checks one form field with the engine's own rules; `None` when it is fine. */
 	validateField: (field: FormField, value: string) => __TAURI_INVOKE<string | null>("validate_field", { field, value }),
 	/**
@@ -75,6 +80,73 @@ export type ActivityItem_Serialize = {
 	result: string,
 	/**  How long it ran, in seconds, once finished. */
 	duration_secs: number | null,
+};
+
+/**  How a check ended. */
+export type CheckStatus = 
+/**  All is well. */
+"pass" | 
+/**  deskrun works, but something is degraded or could not be checked. */
+"warn" | 
+/**  deskrun cannot work until this is fixed. */
+"fail";
+
+/**  One environment check's result. */
+export type CheckView = CheckView_Serialize | CheckView_Deserialize;
+
+/**  One environment check's result. */
+export type CheckView_Deserialize = {
+	/**  The stable identifier (`docker`, `kind`, `inotify-watches`, …). */
+	id: string,
+	/**  What was checked. */
+	title: string,
+	/**  How it ended. */
+	status: CheckStatus,
+	/**  What was found. */
+	message: string,
+	/**  What to do about it; `None` when it passed. */
+	fix?: string | null,
+};
+
+/**  One environment check's result. */
+export type CheckView_Serialize = {
+	/**  The stable identifier (`docker`, `kind`, `inotify-watches`, …). */
+	id: string,
+	/**  What was checked. */
+	title: string,
+	/**  How it ended. */
+	status: CheckStatus,
+	/**  What was found. */
+	message: string,
+	/**  What to do about it; `None` when it passed. */
+	fix: string | null,
+};
+
+/**  The environment checks behind `deskrun doctor`, for the diagnostics view. */
+export type DoctorView = DoctorView_Serialize | DoctorView_Deserialize;
+
+/**  The environment checks behind `deskrun doctor`, for the diagnostics view. */
+export type DoctorView_Deserialize = {
+	/**  Every check, in the engine's order. */
+	checks: CheckView_Deserialize[],
+	/**  How many passed. */
+	pass: number,
+	/**  How many warned. */
+	warn: number,
+	/**  How many failed. */
+	fail: number,
+};
+
+/**  The environment checks behind `deskrun doctor`, for the diagnostics view. */
+export type DoctorView_Serialize = {
+	/**  Every check, in the engine's order. */
+	checks: CheckView_Serialize[],
+	/**  How many passed. */
+	pass: number,
+	/**  How many warned. */
+	warn: number,
+	/**  How many failed. */
+	fail: number,
 };
 
 /**  The failures the UI treats differently. Add a code only when the UI needs it. */

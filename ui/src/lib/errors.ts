@@ -66,7 +66,7 @@ const ADVICE: Record<ErrorCode, ErrorAdvice> = {
     title: "Docker, kind or helm is missing",
     hint:
       "deskrun needs Docker running and kind and helm installed. Install or start them, " +
-      "then try again; `deskrun doctor` in a terminal checks each one.",
+      "then try again; Diagnostics checks each one and says how to fix it.",
   },
   recreate_needed: {
     title: "The cluster must be recreated",

@@ -23,6 +23,7 @@ export function fakeApiModule(): typeof Api {
   return {
     ApiError,
     overview: vi.fn(async () => overviewOf([])),
+    doctor: vi.fn(async () => doctorOf([checkOf()])),
     validateField: vi.fn(async () => null),
     saveRunner: vi.fn(async () => "runs-on: web"),
     removeRunner: vi.fn(async () => undefined),
@@ -95,6 +96,24 @@ export function overviewOf(
     operation: null,
     ...overrides,
   };
+}
+
+/** One environment check; a passing one unless told otherwise. */
+export function checkOf(overrides: Partial<Api.CheckView> = {}): Api.CheckView {
+  return {
+    id: "docker",
+    title: "Docker daemon",
+    status: "pass",
+    message: "answers at unix:///var/run/docker.sock",
+    fix: null,
+    ...overrides,
+  };
+}
+
+/** The doctor's report of `checks`, counted as the engine counts them. */
+export function doctorOf(checks: Api.CheckView[]): Api.DoctorView {
+  const count = (status: Api.CheckStatus) => checks.filter((c) => c.status === status).length;
+  return { checks, pass: count("pass"), warn: count("warn"), fail: count("fail") };
 }
 
 /** A job. */
