@@ -485,6 +485,11 @@ def test_the_tray_follows_what_the_cli_does(home, window):
     add_runner(home)
     start_cluster(home)
     wait_menu(item, "web — idle", timeout=30)
+    # Diagnostics runs the engine's doctor checks, as `deskrun doctor` does.
+    window.go("diagnostics")
+    window.wait_text("OS keyring", timeout=30)
+    window.wait_text("passed")
+    window.screenshot("diagnostics-light")
 
 
 def test_start_at_login_is_off_by_default_and_installs_a_tray_only_login_item(home, window):
@@ -533,6 +538,9 @@ def test_screenshots_in_dark_mode(home):
         window.go("activity")
         window.wait_text("Activity")
         window.screenshot("activity-empty-dark")
+        window.go("diagnostics")
+        window.wait_text("OS keyring", timeout=30)
+        window.screenshot("diagnostics-dark")
     finally:
         window.close()
         gtk.unlink()
