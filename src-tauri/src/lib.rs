@@ -112,6 +112,16 @@ fn state(app: &tauri::AppHandle) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn tray(app: &tauri::AppHandle) {
+    // NB: without a tray host the tray item is made all the same and simply never shows, so
+    // ask the session bus, once, and say so in the log (off the GUI thread: it may block).
+    std::thread::spawn(|| {
+        for check in deskrun::doctor::desktop_services() {
+            if check.status != deskrun::doctor::Status::Pass {
+                tracing::warn!(check = check.id, message = %check.message, fix = ?check.fix,
+                    "a desktop service is missing; the window still works");
+            }
+        }
+    });
     if let Err(error) = tray::install(app) {
         return tracing::warn!(%error, "no tray item (no tray host?); the window still works");
     }

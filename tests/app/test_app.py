@@ -599,6 +599,9 @@ def test_without_a_tray_host_or_notification_server_the_window_still_works(home)
         log = app_log()
         assert log.count("cannot show notifications") == 1, \
             f"a missing notification service is logged once, however many jobs: {log}"
+        missing = [line for line in log.splitlines() if "a desktop service is missing" in line]
+        assert len(missing) == 2 and any("check=\"tray\"" in line for line in missing), \
+            f"the missing tray host and notification service are each logged once: {log}"
         window.go("runners")
         window.wait_text("web")
     finally:

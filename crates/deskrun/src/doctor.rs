@@ -595,6 +595,13 @@ fn check_keyring(secrets: &SecretStore) -> Check {
 }
 
 /// The notification service and the tray host, both on the session bus.
+/// The notification service and tray host checks alone, `[notifications, tray]`: the app
+/// runs them at start to say once, in its log, what will not show. Blocks for up to a few
+/// seconds on a slow session bus.
+pub fn desktop_services() -> [Check; 2] {
+    check_desktop_services()
+}
+
 fn check_desktop_services() -> [Check; 2] {
     const NOTIFY: (&str, &str) = ("notifications", "Notification service");
     const TRAY: (&str, &str) = ("tray", "Tray host");
