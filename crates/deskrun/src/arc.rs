@@ -245,6 +245,12 @@ impl CacheRoot {
     pub fn new(data_dir: &Path) -> Self {
         Self { host: data_dir.join("cache") }
     }
+
+    /// The cache root of this machine's data directory ([`crate::paths::data_dir`]), if one
+    /// is known.
+    pub fn from_env() -> Option<Self> {
+        crate::paths::data_dir().map(|dir| Self::new(&dir))
+    }
 }
 
 /// The name of an installation's credentials Secret.

@@ -46,8 +46,8 @@ pub enum Error {
         name: String,
     },
     /// Two installations would share a scale set name or a cache.
-    #[error("{0}")]
-    Collision(String),
+    #[error(transparent)]
+    Collision(#[from] spec::Collision),
     /// An input rule was broken.
     #[error(transparent)]
     Spec(#[from] spec::Error),
@@ -202,7 +202,9 @@ pub fn check_new(installation: &Installation, config: &Config, replace: bool) ->
     if replace && !exists {
         return Err(Error::NothingToReplace { name });
     }
-    spec::check_collisions(installation, config.installations.values()).map_err(Error::Collision)
+    let cache_root = CacheRoot::from_env();
+    spec::check_collisions(installation, config.installations.values(), cache_root.as_ref())?;
+    Ok(())
 }
 
 /// Checks the request, verifies the credentials, stores the secret, saves the config and

@@ -1,6 +1,7 @@
 //! A runner installation and every rule that validates it: names, GitHub URLs, container
-//! modes, runner counts, mounts and the non-secret half of the credentials. Pure functions,
-//! no I/O: the CLI and the app call the same rules, and most unit tests live here.
+//! modes, runner counts, mounts, the non-secret half of the credentials, and what two
+//! installations may not share. Pure functions, no I/O (callers pass in the cache root): the
+//! CLI and the app call the same rules, and most unit tests live here.
 //!
 //! It does not own the secrets themselves (see [`crate::secrets`]) nor what ARC makes of an
 //! installation (see [`crate::arc`]).
@@ -10,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::arc::{CacheRoot, cache_partition};
 
 /// Errors in what the user asked for. Each names the field, quotes the bad value and says
 /// how to fix it.
@@ -89,6 +92,15 @@ pub enum Error {
     DuplicateMountTarget {
         /// The repeated target.
         target: String,
+    },
+    /// Two mounts of one installation share a host directory.
+    #[error(
+        "--mount source {path:?} is given twice; each host directory can hold one mount's \
+         files: mount it once, or give each target its own directory"
+    )]
+    DuplicateMountSource {
+        /// The repeated source.
+        path: String,
     },
     /// Unknown authentication type.
     #[error("--auth-type {value:?} is not valid; use pat or github-app")]
@@ -253,6 +265,18 @@ fn redact_userinfo(input: &str) -> String {
     }
 }
 
+/// What an error may quote of a URL as typed: credentials redacted and the query and
+/// fragment cut off, since a pasted `?access_token=…` is as secret as a token in userinfo.
+fn shown_url(input: &str) -> String {
+    // NB: userinfo goes first: a password may hold '?' or '#', and cutting there first
+    // would leave its start, and no '@' to find.
+    let redacted = redact_userinfo(input.trim());
+    match redacted.find(['?', '#']) {
+        Some(end) => redacted[..end].to_owned(),
+        None => redacted,
+    }
+}
+
 fn is_owner_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
@@ -264,10 +288,128 @@ fn is_repo_name(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Top-level paths GitHub serves its own pages under, so no account can have these names;
+/// ARC would take `https://github.com/settings` for an organization called "settings".
+const GITHUB_PAGES: &[&str] = &[
+    "account",
+    "apps",
+    "codespaces",
+    "explore",
+    "features",
+    "issues",
+    "login",
+    "logout",
+    "marketplace",
+    "new",
+    "notifications",
+    "pulls",
+    "search",
+    "settings",
+    "sponsors",
+    "topics",
+    "users",
+];
+
+/// Refuses hosts that are GitHub's but serve no repositories (`gist.github.com`,
+/// `api.github.com`, …), which would otherwise be taken for an Enterprise Server.
+fn refuse_non_web_host(name: &str, parts: &[&str]) -> Option<String> {
+    let api_of = |web_host: &str| {
+        let form = match web_path_of_api(parts) {
+            Some(path) => format!("https://{web_host}/{path}"),
+            None => format!("https://{web_host}/OWNER/REPO or https://{web_host}/ORG"),
+        };
+        format!(
+            "that is GitHub's REST API address, not a web URL; ARC takes the web URL and finds \
+             the API itself: use {form}"
+        )
+    };
+    if name == "api.github.com" {
+        return Some(api_of("github.com"));
+    }
+    if name.ends_with(".github.com") || name.ends_with(".githubusercontent.com") {
+        return Some(format!(
+            "{name} does not host runners' repositories; use https://github.com/OWNER/REPO or \
+             https://github.com/ORG"
+        ));
+    }
+    if name == "ghe.com" {
+        return Some(
+            "the GHE.com subdomain is missing; use https://TENANT.ghe.com/OWNER/REPO".to_owned(),
+        );
+    }
+    let labels: Vec<&str> = name.strip_suffix(".ghe.com")?.split('.').collect();
+    match labels.as_slice() {
+        [_tenant] => None,
+        ["api", tenant] => Some(api_of(&format!("{tenant}.ghe.com"))),
+        [.., tenant] => Some(format!(
+            "{name} is not a GHE.com tenant's address; use https://{tenant}.ghe.com/OWNER/REPO"
+        )),
+        [] => None,
+    }
+}
+
+/// Refuses an Enterprise Server's (or github.com's) `/api/…` path, which ARC would read as a
+/// repository called `api/v3`.
+fn refuse_api_path(host: &str, parts: &[&str]) -> Option<String> {
+    let rest = match parts {
+        [first, rest @ ..] if first.eq_ignore_ascii_case("api") => rest,
+        _ => return None,
+    };
+    let form = match rest {
+        [version, api_parts @ ..] if version.eq_ignore_ascii_case("v3") => {
+            web_path_of_api(api_parts).map(|path| format!("https://{host}/{path}"))
+        }
+        _ => None,
+    };
+    let form = form.unwrap_or_else(|| format!("https://{host}/OWNER/REPO or https://{host}/ORG"));
+    Some(format!(
+        "that is the REST API address, not a web URL; ARC takes the web URL and finds the API \
+         itself: use {form}"
+    ))
+}
+
+/// The web path an API path stands for: `repos/O/R/…` is the repository, `orgs/O/…` the
+/// organization, `enterprises/E/…` the enterprise.
+fn web_path_of_api(parts: &[&str]) -> Option<String> {
+    let path = match parts {
+        ["repos", owner, repo, ..] => format!("{owner}/{repo}"),
+        ["orgs", org, ..] => (*org).to_owned(),
+        ["enterprises", enterprise, ..] => format!("enterprises/{enterprise}"),
+        _ => return None,
+    };
+    let names_ok = path.split('/').all(|part| !part.is_empty());
+    names_ok.then_some(path)
+}
+
+/// Refuses GitHub's own pages where an account belongs: `orgs/…`, `settings/…` and the like.
+fn refuse_github_page(host: &str, parts: &[&str]) -> Option<String> {
+    let first = parts.first()?.to_ascii_lowercase();
+    match (first.as_str(), parts.get(1)) {
+        ("orgs" | "organizations", Some(org)) if !org.is_empty() => Some(format!(
+            "that is the organization's page on GitHub, which ARC would read as an \
+             organization named {:?}; use https://{host}/{org}",
+            parts[0]
+        )),
+        ("orgs" | "organizations", _) => Some(format!(
+            "{:?} is GitHub's list of organizations, not an organization; use https://{host}/ORG",
+            parts[0]
+        )),
+        ("enterprises", None) => {
+            Some(format!("the enterprise is missing; use https://{host}/enterprises/NAME"))
+        }
+        (page, _) if GITHUB_PAGES.contains(&page) => Some(format!(
+            "{:?} is one of GitHub's own pages, not an account; use https://{host}/OWNER/REPO or \
+             https://{host}/ORG",
+            parts[0]
+        )),
+        _ => None,
+    }
+}
+
 impl GitHubUrl {
     /// Parses and normalises a repository, organization or enterprise URL.
     pub fn parse(input: &str) -> Result<Self> {
-        let shown = redact_userinfo(input.trim());
+        let shown = shown_url(input);
         let invalid = |reason: String| Error::InvalidRepository { value: shown.clone(), reason };
         let trimmed = input.trim();
         if trimmed.starts_with("git@") || trimmed.starts_with("ssh://") {
@@ -296,23 +438,33 @@ impl GitHubUrl {
                     .into(),
             ));
         }
-        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+        let Some(name) = url.host_str().map(str::to_ascii_lowercase) else {
             return Err(invalid("it has no host; use https://github.com/OWNER/REPO".into()));
         };
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("remove the query (?…) or fragment (#…)".into()));
+            return Err(invalid(
+                "it has a query (?…) or fragment (#…), which ARC does not understand; remove \
+                 it (the error shows the URL without it)"
+                    .into(),
+            ));
         }
-        let host = if host == "www.github.com" { "github.com".to_owned() } else { host };
+        let name = if name == "www.github.com" { "github.com".to_owned() } else { name };
         let host = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
+            Some(port) => format!("{name}:{port}"),
+            None => name.clone(),
         };
         let mut parts: Vec<&str> =
             url.path_segments().map(|segments| segments.collect()).unwrap_or_default();
-        // NB: one trailing slash is noise; an empty part elsewhere (`github.com//repo`)
+        // NB: trailing slashes are noise; an empty part elsewhere (`github.com//repo`)
         // means something is missing, and dropping it would change the meaning.
-        if parts.last() == Some(&"") {
+        while parts.last() == Some(&"") {
             parts.pop();
+        }
+        let misread = refuse_non_web_host(&name, &parts)
+            .or_else(|| refuse_api_path(&host, &parts))
+            .or_else(|| refuse_github_page(&host, &parts));
+        if let Some(reason) = misread {
+            return Err(invalid(reason));
         }
         if parts.iter().any(|p| p.is_empty()) {
             return Err(invalid(format!(
@@ -322,20 +474,14 @@ impl GitHubUrl {
         if let Some(last) = parts.last_mut() {
             *last = last.strip_suffix(".git").unwrap_or(last);
         }
+        // ARC only knows the lowercase spelling of the enterprise prefix.
+        if let Some(first) = parts.first_mut().filter(|p| p.eq_ignore_ascii_case("enterprises")) {
+            *first = "enterprises";
+        }
         let scope = match parts.as_slice() {
             [] => {
                 return Err(invalid(format!(
                     "the owner is missing; use https://{host}/OWNER/REPO or https://{host}/ORG"
-                )));
-            }
-            ["orgs", org, ..] => {
-                return Err(invalid(format!(
-                    "that is the organization's settings page; use https://{host}/{org}"
-                )));
-            }
-            ["enterprises"] => {
-                return Err(invalid(format!(
-                    "the enterprise is missing; use https://{host}/enterprises/ENTERPRISE"
                 )));
             }
             ["enterprises", ent] => GitHubScope::Enterprise { enterprise: (*ent).to_owned() },
@@ -786,6 +932,18 @@ impl Installation {
         if let Some(pair) = targets.windows(2).find(|pair| pair[0] == pair[1]) {
             return Err(Error::DuplicateMountTarget { target: pair[0].display().to_string() });
         }
+        // NB: two targets on one host directory would mix two caches in every runner;
+        // sockets are single things and may be mounted at two targets.
+        let mut sources: Vec<&Path> = self
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountType::Socket)
+            .filter_map(|m| m.source.as_deref())
+            .collect();
+        sources.sort();
+        if let Some(pair) = sources.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(Error::DuplicateMountSource { path: pair[0].display().to_string() });
+        }
         Ok(())
     }
 
@@ -833,39 +991,134 @@ pub struct ScaleSetSpec {
     pub max_runners: u32,
 }
 
-/// Checks that `candidate` can join `existing` without two scale sets sharing a name.
+/// Two installations that would share what must be theirs alone: a scale set name, or a
+/// host directory their runners keep caches in.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Collision {
+    /// Both installations would make a scale set of this name.
+    #[error(
+        "scale set name {scale_set:?} of installation {installation:?} is already used by \
+         installation {other:?}; choose another name"
+    )]
+    ScaleSetName {
+        /// The scale set name.
+        scale_set: String,
+        /// The installation being checked.
+        installation: String,
+        /// The installation that already has it.
+        other: String,
+    },
+    /// One installation's host path is, contains or lies inside another installation's.
+    #[error(transparent)]
+    HostPath(Box<SharedHostPath>),
+}
+
+/// A host path of one installation that is, contains or lies inside another installation's
+/// (boxed in [`Collision`]: it names two of everything).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "host path {} of installation {installation:?} ({mount}) {relation} host path {} of \
+     installation {other:?} ({other_mount}); two installations never share a cache: give one \
+     of them another directory (sockets may be shared)",
+    .path.display(),
+    .other_path.display()
+)]
+pub struct SharedHostPath {
+    /// The installation being checked.
+    pub installation: String,
+    /// Its host path.
+    pub path: PathBuf,
+    /// The mount that path serves, as the user would write it.
+    pub mount: String,
+    /// "is the same as", "is inside" or "contains".
+    pub relation: &'static str,
+    /// The installation already using the other path.
+    pub other: String,
+    /// The other installation's host path.
+    pub other_path: PathBuf,
+    /// The mount the other path serves.
+    pub other_mount: String,
+}
+
+/// A host directory an installation's runners write to, and the mount it serves.
+struct HostClaim {
+    path: PathBuf,
+    mount: String,
+}
+
+/// Every host directory `inst` writes to: the sources it names and, under `cache_root`, the
+/// caches deskrun chooses for it (one per instance and target). Sockets are left out: one
+/// socket is meant to be shared.
+fn host_claims(inst: &Installation, cache_root: Option<&CacheRoot>) -> Vec<HostClaim> {
+    let mut claims = Vec::new();
+    for mount in inst.mounts.iter().filter(|m| m.kind != MountType::Socket) {
+        let spec = mount.to_spec();
+        match (&mount.source, cache_root) {
+            (Some(source), _) => {
+                claims.push(HostClaim { path: source.clone(), mount: format!("--mount {spec:?}") });
+            }
+            (None, Some(root)) => {
+                claims.extend(inst.scale_sets().into_iter().map(|set| HostClaim {
+                    path: root.host.join(cache_partition(&inst.name, set.instance, &mount.target)),
+                    mount: format!("the cache deskrun chose for --mount {spec:?}"),
+                }))
+            }
+            (None, None) => {}
+        }
+    }
+    claims
+}
+
+/// How host path `a` stands to `b`, if they overlap. Paths compare by component, so
+/// `/a/b` is inside `/a` but not inside `/a/bc`.
+fn overlap(a: &Path, b: &Path) -> Option<&'static str> {
+    if a == b {
+        Some("is the same as")
+    } else if a.starts_with(b) {
+        Some("is inside")
+    } else if b.starts_with(a) {
+        Some("contains")
+    } else {
+        None
+    }
+}
+
+/// Checks that `candidate` can join `existing`: no scale set name used twice, and no host
+/// path of one installation the same as, inside or containing another's, counting the
+/// caches deskrun chooses under `cache_root` (`None` when no data directory is known, so
+/// no such cache can exist). An installation of the candidate's own name is the one it
+/// replaces and is skipped.
 pub fn check_collisions<'a>(
     candidate: &Installation,
     existing: impl IntoIterator<Item = &'a Installation>,
-) -> std::result::Result<(), String> {
+    cache_root: Option<&CacheRoot>,
+) -> Result<(), Collision> {
     let wanted: Vec<String> = candidate.scale_sets().into_iter().map(|s| s.name).collect();
-    let owned_sources = |inst: &Installation| -> Vec<PathBuf> {
-        inst.mounts
-            .iter()
-            .filter(|m| m.kind != MountType::Socket)
-            .filter_map(|m| m.source.clone())
-            .collect()
-    };
-    let sources = owned_sources(candidate);
+    let claims = host_claims(candidate, cache_root);
     for other in existing {
         if other.name == candidate.name {
             continue;
         }
-        if let Some(shared) = owned_sources(other).into_iter().find(|s| sources.contains(s)) {
-            return Err(format!(
-                "host path {} is already a cache of installation {:?}; two installations never \
-                 share a cache: choose another directory (sockets may be shared)",
-                shared.display(),
-                other.name
-            ));
+        if let Some(set) = other.scale_sets().into_iter().find(|set| wanted.contains(&set.name)) {
+            return Err(Collision::ScaleSetName {
+                scale_set: set.name,
+                installation: candidate.name.clone(),
+                other: other.name.clone(),
+            });
         }
-        for set in other.scale_sets() {
-            if wanted.contains(&set.name) {
-                return Err(format!(
-                    "scale set name {:?} is already used by installation {:?}; choose another \
-                     name",
-                    set.name, other.name
-                ));
+        for theirs in host_claims(other, cache_root) {
+            for ours in &claims {
+                if let Some(relation) = overlap(&ours.path, &theirs.path) {
+                    return Err(Collision::HostPath(Box::new(SharedHostPath {
+                        installation: candidate.name.clone(),
+                        path: ours.path.clone(),
+                        mount: ours.mount.clone(),
+                        relation,
+                        other: other.name.clone(),
+                        other_path: theirs.path,
+                        other_mount: theirs.mount,
+                    })));
+                }
             }
         }
     }
@@ -1004,5 +1257,206 @@ mod tests {
             Auth::github_app(Some("123"), Some("456")).unwrap(),
             Auth::GithubApp { app_id: "123".into(), installation_id: 456 }
         );
+    }
+
+    /// What the user saw: `https://github.com/orgs` was saved as organization "orgs", and
+    /// ARC then registered runners nowhere.
+    #[test]
+    fn orgs_and_enterprises_pages_without_a_name_are_refused() {
+        for (input, hint) in [
+            ("https://github.com/orgs", "https://github.com/ORG"),
+            ("https://github.com/orgs/", "https://github.com/ORG"),
+            ("https://github.com/Organizations", "https://github.com/ORG"),
+            ("https://github.com/orgs//acme", "https://github.com/ORG"),
+            ("https://github.com/orgs/acme", "https://github.com/acme"),
+            ("https://github.com/orgs/acme/settings/actions", "https://github.com/acme"),
+            ("https://github.com/enterprises", "https://github.com/enterprises/NAME"),
+            ("https://github.com/enterprises/", "https://github.com/enterprises/NAME"),
+            ("https://github.com/settings/tokens", "is one of GitHub's own pages"),
+            ("https://github.com/marketplace", "is one of GitHub's own pages"),
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains(hint), "{input}: {err:?} should give the form {hint:?}");
+        }
+    }
+
+    /// What the user saw: a GHES API address was accepted as repository "api/v3", and
+    /// `https://api.github.com/…` as an Enterprise Server called api.github.com.
+    #[test]
+    fn api_addresses_are_refused_with_the_web_url() {
+        for (input, hint) in [
+            ("https://ghes.corp/api/v3", "https://ghes.corp/OWNER/REPO"),
+            ("https://ghes.corp/api/v3/", "https://ghes.corp/OWNER/REPO"),
+            ("https://ghes.corp/api/v3/repos/o/r", "use https://ghes.corp/o/r"),
+            ("https://ghes.corp:8443/api/v3/orgs/acme", "use https://ghes.corp:8443/acme"),
+            ("https://ghes.corp/api/graphql", "https://ghes.corp/OWNER/REPO"),
+            ("https://api.github.com/repos/o/r", "use https://github.com/o/r"),
+            ("https://api.github.com/repos/o/r/actions/runners", "use https://github.com/o/r"),
+            ("https://API.github.com", "https://github.com/OWNER/REPO"),
+            ("https://api.github.com/enterprises/big", "use https://github.com/enterprises/big"),
+            ("https://api.octo.ghe.com/orgs/acme", "use https://octo.ghe.com/acme"),
+            ("https://api.octo.ghe.com/repos/o/r", "use https://octo.ghe.com/o/r"),
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains("REST API"), "{input}: say why it is refused: {err}");
+            assert!(err.contains(hint), "{input}: {err:?} should give the web URL {hint:?}");
+        }
+    }
+
+    #[test]
+    fn github_hosts_without_repositories_are_not_enterprise_servers() {
+        for (input, hint) in [
+            ("https://gist.github.com/o/abc", "https://github.com/OWNER/REPO"),
+            ("https://raw.githubusercontent.com/o/r", "https://github.com/OWNER/REPO"),
+            ("https://ghe.com/o/r", "https://TENANT.ghe.com/OWNER/REPO"),
+            ("https://uploads.octo.ghe.com/o/r", "https://octo.ghe.com/OWNER/REPO"),
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains(hint), "{input}: {err:?} should contain {hint:?}");
+        }
+    }
+
+    /// What the user saw: `https://github.com/o/r//`, pasted with a slash too many, was
+    /// refused as "an empty path part" although one trailing slash was fine.
+    #[test]
+    fn repeated_trailing_slashes_normalise_like_one() {
+        for (input, want) in [
+            ("https://github.com/o/r//", "https://github.com/o/r"),
+            ("https://github.com/o/r.git///", "https://github.com/o/r"),
+            ("https://github.com/acme//", "https://github.com/acme"),
+            ("https://github.com/Enterprises/big//", "https://github.com/enterprises/big"),
+        ] {
+            assert_eq!(GitHubUrl::parse(input).unwrap().as_str(), want, "input {input}");
+        }
+        let err = GitHubUrl::parse("https://github.com//r").unwrap_err().to_string();
+        assert!(err.contains("empty path part"), "a missing owner is not noise: {err}");
+    }
+
+    /// What the user saw: a URL copied with `?access_token=ghp_…` was refused, and the
+    /// error printed the token back to the terminal (and the app's log).
+    #[test]
+    fn a_query_or_fragment_is_refused_and_never_quoted() {
+        for input in [
+            "https://github.com/o/r?access_token=ghp_secret123",
+            "https://github.com/o/r#ghp_secret123",
+            "https://github.com/o/r/?x=1#ghp_secret123",
+            "https://github.com/o/r?",
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("secret123"), "{input}: the query must not be echoed: {text}");
+            assert!(text.contains("remove it"), "{input}: say what to do: {text}");
+            let Error::InvalidRepository { value, .. } = &err else {
+                panic!("{input}: a --repository error, not {err:?}");
+            };
+            assert!(!value.contains(['?', '#']), "{input}: quoted without them: {value}");
+        }
+        // Every other refusal quotes the URL the same way: no query, no userinfo.
+        for input in [
+            "http://github.com/o/r?token=ghp_secret123",
+            "owner/repo?token=ghp_secret123",
+            "git@github.com:o/r.git#ghp_secret123",
+            "https://github.com/orgs/acme?ghp_secret123",
+            "https://ghp_secret123@github.com/o/r?x=1",
+            "https://u:ghp#secret123@github.com/o/r",
+            "https://u:ghp?secret123@github.com/o/r",
+        ] {
+            let text = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(!text.contains("secret123"), "{input}: nothing secret is echoed: {text}");
+            assert!(!text.contains("ghp"), "{input}: nor any part of it: {text}");
+        }
+    }
+
+    fn installation(name: &str, instances: u32, mounts: &[&str]) -> Installation {
+        let cwd = Path::new("/w");
+        Installation {
+            name: name.into(),
+            repository: GitHubUrl::parse("https://github.com/o/r").unwrap(),
+            mode: ContainerMode::Kubernetes,
+            min_runners: 1,
+            max_runners: 1,
+            instances,
+            mounts: mounts.iter().map(|spec| Mount::parse(spec, cwd).unwrap()).collect(),
+            auth: Auth::Pat,
+        }
+    }
+
+    #[test]
+    fn scale_set_names_collide_across_instances() {
+        let a = installation("r", 2, &[]);
+        let b = installation("r-1", 1, &[]);
+        let err = check_collisions(&b, [&a], None).unwrap_err().to_string();
+        assert!(err.contains("\"r-1\"") && err.contains("installation \"r\""), "{err}");
+        let replacing = installation("r", 3, &[]);
+        assert_eq!(check_collisions(&replacing, [&a], None), Ok(()), "it replaces itself");
+    }
+
+    /// What the user saw: installation b mounted ~/cache/npm while a mounted ~/cache, and
+    /// their runners overwrote each other's caches; only identical paths were refused.
+    #[test]
+    fn host_paths_inside_another_installations_collide_both_ways() {
+        let a = installation("a", 1, &["/h/cache:/root/.cache"]);
+        let inside = installation("b", 1, &["/h/cache/npm:/root/.npm"]);
+        let err = check_collisions(&inside, [&a], None).unwrap_err().to_string();
+        for part in ["\"b\"", "\"a\"", "/h/cache/npm", "is inside", "/h/cache ", "/root/.cache"] {
+            assert!(err.contains(part), "the error names both sides ({part}): {err}");
+        }
+        let err = check_collisions(&a, [&inside], None).unwrap_err().to_string();
+        assert!(err.contains("contains"), "{err}");
+        let same = installation("b", 1, &["/h/cache/:/x"]);
+        let err = check_collisions(&same, [&a], None).unwrap_err().to_string();
+        assert!(err.contains("is the same as"), "a trailing slash is the same path: {err}");
+        let sibling = installation("b", 1, &["/h/cache2:/x", "/h/other:/y"]);
+        assert_eq!(check_collisions(&sibling, [&a], None), Ok(()), "paths compare by component");
+    }
+
+    /// What the user saw: one installation mounted the data directory's cache root, and
+    /// wrote into the caches deskrun had chosen for another.
+    #[test]
+    fn host_paths_over_another_installations_chosen_cache_collide() {
+        let root = CacheRoot::new(Path::new("/d"));
+        let auto = installation("a", 2, &["/root/.npm"]);
+        for (spec, relation) in [
+            ("/d:/x", "contains"),
+            ("/d/cache:/x", "contains"),
+            ("/d/cache/a:/x", "contains"),
+            ("/d/cache/a/instance-2/root_.npm/sub:/x", "is inside"),
+        ] {
+            let b = installation("b", 1, &[spec]);
+            let err = check_collisions(&b, [&auto], Some(&root)).unwrap_err().to_string();
+            assert!(err.contains(relation), "{spec}: {err}");
+            assert!(err.contains("/d/cache/a/instance-"), "{spec}: name the cache: {err}");
+            assert!(err.contains("the cache deskrun chose"), "{spec}: {err}");
+            let err = check_collisions(&auto, [&b], Some(&root)).unwrap_err().to_string();
+            assert!(err.contains("\"a\"") && err.contains("\"b\""), "both ways: {err}");
+        }
+        let b = installation("b", 1, &["/d/cache/c:/x"]);
+        assert_eq!(check_collisions(&b, [&auto], Some(&root)), Ok(()), "no cache of a there");
+        let b = installation("b", 1, &["/d/cache:/x"]);
+        assert_eq!(check_collisions(&b, [&auto], None), Ok(()), "no data dir, no chosen cache");
+    }
+
+    #[test]
+    fn chosen_caches_and_sockets_are_never_collisions() {
+        let root = CacheRoot::new(Path::new("/d"));
+        let socket = "/var/run/docker.sock:/var/run/docker.sock:Socket";
+        let a = installation("a", 2, &["/root/.npm", socket]);
+        let b = installation("b", 1, &["/root/.npm", socket]);
+        assert_eq!(check_collisions(&b, [&a], Some(&root)), Ok(()));
+        let b = installation("a-b", 3, &["/root/.npm"]);
+        assert_eq!(check_collisions(&b, [&a], Some(&root)), Ok(()), "a-b is not inside a");
+    }
+
+    /// What the user saw: `--mount ~/c:/root/.npm --mount ~/c:/root/.cargo` mixed the two
+    /// caches in one directory.
+    #[test]
+    fn one_installation_mounting_a_source_twice_is_refused() {
+        let twice = installation("a", 1, &["/h/c:/root/.npm", "/h/c/:/root/.cargo"]);
+        let err = twice.validate().unwrap_err();
+        assert!(matches!(err, Error::DuplicateMountSource { .. }), "{err}");
+        assert!(err.to_string().contains("/h/c"), "{err}");
+        let socket = "/run/docker.sock:/var/run/docker.sock:Socket";
+        let sockets = installation("a", 1, &[socket, "/run/docker.sock:/run/docker.sock:Socket"]);
+        assert_eq!(sockets.validate(), Ok(()), "one socket may be mounted twice");
     }
 }

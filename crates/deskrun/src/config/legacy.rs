@@ -134,13 +134,16 @@ pub fn import(
         config.cluster.name = name.to_owned();
     }
     let keyring_error = |source| ImportError::Keyring { path: path.to_path_buf(), source };
+    let cache_root = crate::arc::CacheRoot::from_env();
+    let root = cache_root.as_ref();
     for (key, entry) in &pending {
         let token = Secret::from(token_of(entry));
         let converted = if config.installations.contains_key(key) {
             Err("an installation of that name already exists".to_owned())
         } else {
             convert(key, entry).and_then(|installation| {
-                spec::check_collisions(&installation, config.installations.values())?;
+                spec::check_collisions(&installation, config.installations.values(), root)
+                    .map_err(|e| e.to_string())?;
                 Ok(installation)
             })
         };

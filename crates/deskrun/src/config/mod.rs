@@ -123,13 +123,15 @@ impl Default for Config {
 
 impl Config {
     /// Checks what the types cannot: versions, names, counts, and that no two installations
-    /// collide. Returns what is wrong, naming the installation.
+    /// collide (counting the caches chosen under this machine's data directory). Returns what
+    /// is wrong, naming the installation.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.version == 0 {
             return Err("\"version\" is 0; the first version is 1".to_owned());
         }
         crate::spec::validate_name(&self.cluster.name, 1)
             .map_err(|e| format!("cluster name: {e}"))?;
+        let cache_root = crate::arc::CacheRoot::from_env();
         for (key, inst) in &self.installations {
             if key != &inst.name {
                 return Err(format!(
@@ -139,7 +141,7 @@ impl Config {
             }
             inst.validate().map_err(|e| format!("installation {key:?}: {e}"))?;
             let others = self.installations.values().filter(|o| o.name < inst.name);
-            crate::spec::check_collisions(inst, others)
+            crate::spec::check_collisions(inst, others, cache_root.as_ref())
                 .map_err(|e| format!("installation {key:?}: {e}"))?;
         }
         for (key, host) in &self.cluster_hosts {
@@ -415,6 +417,27 @@ mod tests {
             assert!(err.contains(needle), "{installations}: error {err:?} should name {needle:?}");
             assert_eq!(fs::read_to_string(store.path()).unwrap(), text, "left untouched");
         }
+    }
+
+    /// What the user saw: two hand-edited installations mounting ~/cache and ~/cache/npm
+    /// loaded fine, and their runners overwrote each other's caches.
+    #[test]
+    fn hand_edited_nested_host_paths_are_refused_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let inst = |name: &str, source: &str| {
+            format!(
+                r#""{name}": {{"name": "{name}", "repository": "https://github.com/o/r",
+                "min_runners": 1, "max_runners": 5, "instances": 1, "auth": {{"type": "pat"}},
+                "mounts": [{{"source": "{source}", "target": "/c"}}]}}"#
+            )
+        };
+        let installations = format!("{}, {}", inst("a", "/h/cache"), inst("b", "/h/cache/npm"));
+        let text = format!(r#"{{"version": 1, "installations": {{{installations}}}}}"#);
+        fs::write(store.path(), &text).unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("/h/cache/npm") && err.contains("\"a\""), "names both: {err}");
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), text, "left untouched");
     }
 
     #[test]

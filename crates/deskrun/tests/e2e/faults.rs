@@ -481,3 +481,63 @@ fn a_token_with_a_line_break_or_an_app_for_an_enterprise_is_refused_offline_too(
     assert!(stderr(&out).contains("manage_runners:enterprise"), "{}", stderr(&out));
     assert!(!home.config_path().exists());
 }
+
+/// What must hold for every kind of refused input: `add` exits non-zero naming the field, and
+/// what was saved before (the config file, byte for byte, and the keyring entry) is exactly
+/// as it was, including when the refused `add` is a `--replace` of a saved installation.
+#[test]
+fn refused_input_leaves_the_saved_config_and_keyring_untouched() {
+    let home = Home::new();
+    let shared = home.dir.path().join("shared");
+    let shared_mount = format!("{}:/shared", shared.display());
+    let add = |args: &[&str], token: &str| {
+        let mut cmd = home.cmd();
+        cmd.arg("add").args(args).args(["--no-deploy", "--no-verify", "--token-stdin"]);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let base = ["base", "-r", "https://github.com/o/r", "--mount", "/root/.npm"];
+    let out = add(&[&base[..], &["--mount", &shared_mount]].concat(), TOKEN);
+    assert!(out.status.success(), "the first add must succeed: {}", stderr(&out));
+    let saved = std::fs::read(home.config_path()).unwrap();
+    let saved_token = home.keyring_lookup("base");
+    assert_eq!(saved_token.as_deref(), Some(TOKEN), "the first add stored its token");
+
+    let inside_shared = format!("{}:/x", shared.join("npm").display());
+    let over_chosen_cache = format!("{}:/x", home.data_dir().join("cache").display());
+    let url = "https://github.com/o/r";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["My_Runner", "-r", url], "name \"My_Runner\""),
+        (vec!["r", "-r", url, "--min-runners", "4", "--max-runners", "2"], "--min-runners"),
+        (vec!["r", "-r", url, "--instances", "0"], "--instances"),
+        (vec!["r", "-r", "http://github.com/o/r"], "--repository"),
+        (vec!["r", "-r", "https://github.com/orgs"], "--repository"),
+        (vec!["r", "-r", "https://github.com/o/r?access_token=ghp_q"], "--repository"),
+        (vec!["r", "-r", "https://api.github.com/repos/o/r"], "--repository"),
+        (vec!["r", "-r", url, "--mount", "relative/target"], "--mount"),
+        (vec!["r", "-r", url, "--mount", "/a:/b:Bogus"], "--mount"),
+        (vec!["r", "-r", url, "--auth-type", "github-app", "--installation-id", "1"], "--app-id"),
+        (vec!["base", "-r", "https://github.com/orgs/acme", "--replace"], "--repository"),
+        (vec!["base", "-r", "https://ghes.corp/api/v3", "--replace"], "--repository"),
+        (vec!["r", "-r", url, "--mount", &shared_mount], "host path"),
+        (vec!["r", "-r", url, "--mount", &inside_shared], "host path"),
+        (vec!["r", "-r", url, "--mount", &over_chosen_cache], "the cache deskrun chose"),
+    ];
+    for (args, field) in &cases {
+        let out = add(args, "ghp_refusedTokenThatMustNotBeStored");
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} must be refused: {err}");
+        assert!(err.contains(field), "{args:?}: the error names {field:?}: {err}");
+        assert!(!err.contains("ghp_q"), "{args:?}: the URL's query is not echoed: {err}");
+        let now = std::fs::read(home.config_path()).unwrap();
+        assert!(now == saved, "{args:?} changed the config:\n{}", String::from_utf8_lossy(&now));
+        assert_eq!(home.keyring_lookup("base"), saved_token, "{args:?} changed the keyring");
+        assert_eq!(home.keyring_lookup("r"), None, "{args:?} stored a token for nothing");
+    }
+    // The refusals were the inputs' fault: the same home still takes a valid add.
+    let out = add(&["r", "-r", url, "--mount", "/root/.npm"], TOKEN);
+    assert!(out.status.success(), "a valid add after the refused ones: {}", stderr(&out));
+}
