@@ -220,6 +220,9 @@ pub async fn add(
     let AddRequest { mut installation, app, secret, verify, replace, deploy } = request;
     installation.validate()?;
     check_new(&installation, &store.load()?, replace)?;
+    for warning in installation.warnings() {
+        warn(progress, warning);
+    }
     let url = installation.repository.clone();
     if app.is_some() && matches!(url.scope(), spec::GitHubScope::Enterprise { .. }) {
         return Err(Error::AppForEnterprise);

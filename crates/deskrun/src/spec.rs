@@ -947,6 +947,22 @@ impl Installation {
         Ok(())
     }
 
+    /// What is allowed but unwise about this installation, in words, for the user to see
+    /// before it is saved.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.mode == ContainerMode::Kubernetes
+            && self.scale_sets().iter().any(|s| s.name.len() > JOB_POD_NAME_WARN_LEN)
+        {
+            warnings.push(format!(
+                "in kubernetes mode ARC shortens job pod names, so scale set names over \
+                 {JOB_POD_NAME_WARN_LEN} characters can make parallel jobs collide; a shorter \
+                 name is safer"
+            ));
+        }
+        warnings
+    }
+
     /// The scale sets this installation makes: one, or one per instance.
     pub fn scale_sets(&self) -> Vec<ScaleSetSpec> {
         if self.instances <= 1 {
@@ -1379,6 +1395,19 @@ mod tests {
             mounts: mounts.iter().map(|spec| Mount::parse(spec, cwd).unwrap()).collect(),
             auth: Auth::Pat,
         }
+    }
+
+    #[test]
+    fn long_kubernetes_mode_names_warn_and_other_modes_do_not() {
+        let name = "a-very-long-runner-name-for-the-monorepo";
+        let warned = installation(name, 1, &[]).warnings();
+        assert!(warned.len() == 1 && warned[0].contains("job pod names"), "{warned:?}");
+        // The instance suffix counts: `name-1` crosses the line where `name` does not.
+        let edge = "x".repeat(JOB_POD_NAME_WARN_LEN - 1);
+        assert!(installation(&edge, 1, &[]).warnings().is_empty(), "short enough alone");
+        assert_eq!(installation(&edge, 2, &[]).warnings().len(), 1, "not with `-1` added");
+        let dind = Installation { mode: ContainerMode::Dind, ..installation(name, 1, &[]) };
+        assert!(dind.warnings().is_empty(), "only the kubernetes hook shortens pod names");
     }
 
     #[test]

@@ -147,15 +147,6 @@ fn installation_from(
         auth: Auth::Pat,
     };
     installation.validate()?;
-    if installation.mode == ContainerMode::Kubernetes
-        && installation.scale_sets().iter().any(|s| s.name.len() > spec::JOB_POD_NAME_WARN_LEN)
-    {
-        progress(&format!(
-            "warning: in kubernetes mode ARC shortens job pod names, so scale set names over \
-             {} characters can make parallel jobs collide; a shorter name is safer",
-            spec::JOB_POD_NAME_WARN_LEN
-        ));
-    }
     Ok((installation, app))
 }
 
