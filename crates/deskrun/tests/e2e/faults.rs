@@ -29,6 +29,49 @@ fn add_without_a_keyring_names_the_keyring_and_saves_nothing() {
     assert!(!home.config_path().exists(), "nothing may be saved without the token");
 }
 
+/// A locked keyring (a desktop whose login keyring was locked, say) must refuse `add` as fast
+/// as a missing one, saying to unlock it, and change nothing already saved. Runs in a D-Bus
+/// session of its own, so locking its keyring disturbs no other test.
+#[test]
+fn add_with_a_locked_keyring_says_to_unlock_it_and_changes_nothing() {
+    let home = Home::new();
+    let deskrun = assert_cmd::cargo::cargo_bin("deskrun");
+    let script = r#"
+        set -eu
+        eval "$(echo '' | gnome-keyring-daemon --unlock --components=secrets | sed 's/^/export /')"
+        echo "$TOKEN" | "$DESKRUN" add kept -r https://github.com/acme/kept --no-verify --no-deploy --token-stdin
+        cp "$DESKRUN_CONFIG_DIR/config.json" "$DESKRUN_CONFIG_DIR/before.json"
+        collection=$(gdbus call --session --dest org.freedesktop.secrets \
+          --object-path /org/freedesktop/secrets \
+          --method org.freedesktop.Secret.Service.ReadAlias default | grep -o "/org/[^']*")
+        gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \
+          --method org.freedesktop.Secret.Service.Lock "[\"$collection\"]" >/dev/null
+        set +e
+        echo "$TOKEN" | timeout 60 "$DESKRUN" add web -r https://github.com/acme/web --no-verify --no-deploy --token-stdin
+        echo "add exited $?"
+        kill "$GNOME_KEYRING_PID" 2>/dev/null || true
+    "#;
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", script])
+        .env("DESKRUN_CONFIG_DIR", home.config_dir())
+        .env("DESKRUN_DATA_DIR", home.data_dir())
+        .env("HOME", home.dir.path().join("home"))
+        .env("TOKEN", TOKEN)
+        .env("DESKRUN", &deskrun)
+        .env_remove("DESKRUN_TOKEN")
+        .current_dir(home.dir.path())
+        .output()
+        .expect("dbus-run-session and gnome-keyring (tests/run installs them)");
+    let (said, err) = (stdout(&out), stderr(&out));
+    assert!(said.contains("add exited 1"), "add fails with exit code 1: {said}{err}");
+    assert!(err.contains("keyring is not available"), "the keyring is named: {err}");
+    assert!(err.contains("unlock it"), "the fix is given: {err}");
+    let before = std::fs::read(home.config_dir().join("before.json")).expect("first add saved");
+    let after = std::fs::read(home.config_path()).unwrap();
+    assert_eq!(after, before, "the saved config is byte for byte what it was");
+    assert!(!String::from_utf8_lossy(&after).contains("\"web\""), "web was not saved");
+}
+
 /// Two processes adding at once (the app and the CLI) must not lose either update.
 #[test]
 fn concurrent_adds_lose_no_update() {
