@@ -125,7 +125,23 @@ impl<'a> Helm<'a> {
         ]
     }
 
+    /// The CustomResourceDefinitions `chart` carries in its `crds/` directory, as Helm
+    /// prints them (`helm show crds`: YAML documents).
+    #[tracing::instrument(skip_all, fields(chart = %chart.reference), err)]
+    pub async fn show_crds(&self, chart: &ChartRef) -> Result<String> {
+        let mut args: Vec<OsString> = vec!["show".into(), "crds".into(), (&chart.reference).into()];
+        if let Some(version) = &chart.version {
+            args.extend(["--version".into(), version.into()]);
+        }
+        let out = self.program.run(&args, None).await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     /// Installs or upgrades `release` from `chart` with `values` (YAML, fed through stdin).
+    ///
+    /// `--skip-crds`: deskrun applies a chart's CRDs itself before installing it (see
+    /// `reconcile`); Helm would create them only on first install, never upgrade them, and
+    /// then wait for them in 2-second polls.
     #[tracing::instrument(skip_all, fields(release, chart = %chart.reference), err)]
     pub async fn upgrade_install(
         &self,
@@ -139,7 +155,12 @@ impl<'a> Helm<'a> {
             args.extend(["--version".into(), version.into()]);
         }
         args.extend(self.base_args());
-        args.extend(["--create-namespace".into(), "--values".into(), "-".into()]);
+        args.extend([
+            "--create-namespace".into(),
+            "--skip-crds".into(),
+            "--values".into(),
+            "-".into(),
+        ]);
         self.program.run(&args, Some(values.as_bytes())).await?;
         Ok(())
     }

@@ -5,12 +5,18 @@
 //! handful of list calls; a release is upgraded only when its chart version, status or
 //! values differ, and a Secret or ConfigMap is written only when its content differs. So a
 //! second `up` with nothing changed writes nothing and restarts no runner.
+//!
+//! Installing the controller, deskrun applies its chart's CRDs itself (and Helm skips them),
+//! then installs the controller release alongside the scale sets instead of before them:
+//! a cold `up` does not wait for Helm's 2-second CRD polls and one release after another.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use futures::future::Either;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
@@ -35,6 +41,9 @@ const CLEANUP_POLLS: u32 = 30;
 /// How often to look whether the scale set is gone.
 const CLEANUP_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a freshly applied CRD may take to be served (the API server says Established).
+const CRD_ESTABLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The field manager deskrun's server-side applies use.
 const FIELD_MANAGER: &str = "deskrun";
 
@@ -50,6 +59,35 @@ pub enum Error {
     /// Reading credentials failed.
     #[error(transparent)]
     Secrets(#[from] secrets::Error),
+    /// The controller chart's CRDs could not be read.
+    #[error("cannot read the CRDs of chart {chart}: {reason}")]
+    Crds {
+        /// The chart reference.
+        chart: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A cluster-wide object (a CRD, the namespace) could not be applied.
+    #[error("cannot apply {kind} {name:?}")]
+    ApplyClusterObject {
+        /// The object kind.
+        kind: &'static str,
+        /// The object name.
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An applied CRD was not served in time.
+    #[error(
+        "the API server did not establish CRD {name:?} within {}s; check the cluster with \
+         `kubectl get crd {name}`",
+        CRD_ESTABLISH_TIMEOUT.as_secs()
+    )]
+    CrdNotEstablished {
+        /// The CRD name.
+        name: String,
+    },
     /// A Kubernetes call failed.
     #[error("cannot {action} {kind} {name:?} in namespace {ARC_NAMESPACE}")]
     Kube {
@@ -321,15 +359,24 @@ impl<'a> Reconciler<'a> {
     #[tracing::instrument(skip_all, fields(context = self.cluster.context(), actions = plan.actions.len()), err)]
     pub async fn apply(&self, plan: &Plan, progress: &(dyn Fn(&Action) + Sync)) -> Result<()> {
         let helm = self.helm();
+        // The controller's release goes in beside the scale sets, not before them: they need
+        // its CRDs and namespace, which are applied here first, but not its Deployment (the
+        // scale set values name the controller's service account). Helm by hand installs the
+        // controller first and waits for its CRDs in 2-second polls.
+        let controller = plan.actions.iter().find(|action| {
+            matches!(action, Action::InstallController | Action::UpgradeController { .. })
+        });
+        let controller = match controller {
+            Some(action) => {
+                let chart = self.chart_source.chart(arc::CONTROLLER_CHART)?;
+                self.apply_namespace().await?;
+                self.apply_crds(&helm, &chart).await?;
+                Some((action, chart))
+            }
+            None => None,
+        };
         for action in &plan.actions {
             match action {
-                Action::InstallController | Action::UpgradeController { .. } => {
-                    let values = serde_json::to_string(&ControllerValues::default())
-                        .map_err(arc::Error::Render)?;
-                    let chart = self.chart_source.chart(arc::CONTROLLER_CHART)?;
-                    helm.upgrade_install(arc::CONTROLLER_RELEASE, &chart, &values).await?;
-                    progress(action);
-                }
                 Action::WriteCredentials { installation, update } => {
                     if let Some(secret) = plan.credentials.get(installation) {
                         self.apply_object(&self.secrets_api(), secret, "Secret").await?;
@@ -369,10 +416,13 @@ impl<'a> Reconciler<'a> {
             })
             .collect();
         let mut running = futures::stream::FuturesUnordered::new();
+        if let Some((action, controller_chart)) = &controller {
+            running.push(Either::Left(install_controller(&helm, controller_chart, action)));
+        }
         loop {
             while running.len() < CONCURRENT_RELEASES {
                 let Some((action, deployment)) = pending.pop_front() else { break };
-                running.push(install_release(&helm, &chart, action, deployment));
+                running.push(Either::Right(install_release(&helm, &chart, action, deployment)));
             }
             match running.next().await {
                 Some(done) => progress(done?),
@@ -518,6 +568,60 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
+    /// Applies ARC's namespace (Helm's `--create-namespace` would make it only with the
+    /// first release, and the credentials Secrets go in before that).
+    async fn apply_namespace(&self) -> Result<()> {
+        let api: kube::Api<Namespace> = kube::Api::all(self.cluster.client().clone());
+        let namespace = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(ARC_NAMESPACE.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let params = PatchParams::apply(FIELD_MANAGER);
+        api.patch(ARC_NAMESPACE, &params, &Patch::Apply(&namespace)).await.map_err(|source| {
+            Error::ApplyClusterObject { kind: "Namespace", name: ARC_NAMESPACE.to_owned(), source }
+        })?;
+        Ok(())
+    }
+
+    /// Applies the controller chart's CRDs (server-side, so a newer chart's CRDs replace
+    /// older ones, which Helm never does) and waits until the API server serves them.
+    #[tracing::instrument(skip_all, fields(chart = %chart.reference), err)]
+    async fn apply_crds(&self, helm: &Helm<'_>, chart: &crate::helm::ChartRef) -> Result<()> {
+        let crds = parse_crds(&helm.show_crds(chart).await?)
+            .map_err(|reason| Error::Crds { chart: chart.reference.clone(), reason })?;
+        let api: kube::Api<CustomResourceDefinition> =
+            kube::Api::all(self.cluster.client().clone());
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        futures::future::try_join_all(crds.iter().map(|crd| {
+            let (api, params) = (&api, &params);
+            async move {
+                let name = crd.metadata.name.clone().unwrap_or_default();
+                if let Err(source) = api.patch(&name, params, &Patch::Apply(crd)).await {
+                    return Err(Error::ApplyClusterObject {
+                        kind: "CustomResourceDefinition",
+                        name,
+                        source,
+                    });
+                }
+                let established = kube::runtime::wait::await_condition(
+                    api.clone(),
+                    &name,
+                    kube::runtime::wait::conditions::is_crd_established(),
+                );
+                match tokio::time::timeout(CRD_ESTABLISH_TIMEOUT, established).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(_)) | Err(_) => Err(Error::CrdNotEstablished { name }),
+                }
+            }
+        }))
+        .await?;
+        tracing::debug!(count = crds.len(), "CRDs applied and established");
+        Ok(())
+    }
+
     async fn apply_object<K>(
         &self,
         api: &kube::Api<K>,
@@ -598,6 +702,34 @@ fn arc_resource(kind: &str) -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk("actions.github.com", "v1alpha1", kind))
 }
 
+/// The CRDs in `helm show crds` output: YAML documents, empty ones skipped.
+fn parse_crds(yaml: &str) -> std::result::Result<Vec<CustomResourceDefinition>, String> {
+    use serde::Deserialize;
+    let mut crds = Vec::new();
+    for document in serde_norway::Deserializer::from_str(yaml) {
+        let value = serde_norway::Value::deserialize(document).map_err(|e| e.to_string())?;
+        if value.is_null() {
+            continue;
+        }
+        crds.push(serde_norway::from_value(value).map_err(|e| e.to_string())?);
+    }
+    if crds.is_empty() {
+        return Err("the chart has no CRDs; is it ARC's controller chart?".to_owned());
+    }
+    Ok(crds)
+}
+
+/// Installs or upgrades ARC's controller release; returns the action it carried out.
+async fn install_controller<'p>(
+    helm: &Helm<'_>,
+    chart: &crate::helm::ChartRef,
+    action: &'p Action,
+) -> Result<&'p Action> {
+    let values = serde_json::to_string(&ControllerValues::default()).map_err(arc::Error::Render)?;
+    helm.upgrade_install(arc::CONTROLLER_RELEASE, chart, &values).await?;
+    Ok(action)
+}
+
 /// Installs or upgrades one scale set release; returns the action it carried out.
 async fn install_release<'p>(
     helm: &Helm<'_>,
@@ -629,4 +761,39 @@ fn release_drift(
         return Some("values changed".to_owned());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - {name: v1, served: true, storage: true}
+";
+
+    #[test]
+    fn crds_are_read_from_every_document_and_empty_documents_are_skipped() {
+        let yaml = format!(
+            "---\n# Source: crds/a.yaml\n{CRD}---\n---\n{}",
+            CRD.replace("widgets", "gadgets")
+        );
+        let names: Vec<_> =
+            parse_crds(&yaml).unwrap().into_iter().filter_map(|c| c.metadata.name).collect();
+        assert_eq!(names, ["widgets.example.com", "gadgets.example.com"]);
+    }
+
+    #[test]
+    fn a_chart_without_crds_or_with_something_else_is_refused() {
+        assert!(parse_crds("").unwrap_err().contains("no CRDs"));
+        assert!(parse_crds("kind: [unclosed").is_err());
+        assert!(parse_crds("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").is_err());
+    }
 }

@@ -140,9 +140,23 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     for crd in
         ["autoscalingrunnersets", "ephemeralrunnersets", "ephemeralrunners", "autoscalinglisteners"]
     {
+        let name = format!("{crd}.actions.github.com");
+        assert!(established.contains(&name), "CRD {crd} established");
+        // deskrun applies them itself (Helm gets --skip-crds), so a newer chart's CRDs
+        // replace older ones.
+        let managers: Vec<String> = crds
+            .get(&name)
+            .await
+            .unwrap()
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|f| f.manager)
+            .collect();
         assert!(
-            established.contains(&format!("{crd}.actions.github.com")),
-            "CRD {crd} established"
+            managers.iter().any(|m| m == "deskrun"),
+            "CRD {crd} applied by deskrun: {managers:?}"
         );
     }
 
