@@ -752,8 +752,33 @@ def latency(kube, notes, jobs):
         note=f"max {max(done):.1f} ms")
 
 
+def server_replies(since):
+    """How long the notification server took to answer each Notify call made after `since`
+    (seconds): the calls from notifications.log, matched by sender and serial with the replies
+    in notify-replies.log (see `burst`)."""
+    call = re.compile(r"^method call time=([\d.]+) sender=(\S+) .*serial=(\d+) .*member=Notify$",
+                      re.M)
+    reply = re.compile(r"^method return time=([\d.]+) .*destination=(\S+) serial=\d+ "
+                       r"reply_serial=(\d+)$", re.M)
+    replies = {(m.group(2), m.group(3)): float(m.group(1))
+               for m in reply.finditer((LOGS / "notify-replies.log").read_text())}
+    took = []
+    for m in call.finditer((LOGS / "notifications.log").read_text()):
+        at, key = float(m.group(1)), (m.group(2), m.group(3))
+        if at >= since and key in replies:
+            took.append(replies[key] - at)
+    return took
+
+
 def burst(kube, notes, app, count, threads):
     say(f"burst: {count} runners created, running a job, Succeeded, deleted; {threads} threads")
+    # The notification server's answers, to tell its time from the app's: the app shows one
+    # notification after another, each once the server has answered the one before.
+    replies = subprocess.Popen(
+        ["stdbuf", "-oL", "dbus-monitor", "--session",
+         "type='method_return',sender='org.freedesktop.Notifications'"],
+        stdout=open(LOGS / "notify-replies.log", "w"), stderr=subprocess.STDOUT)
+    time.sleep(0.5)
     meter = CpuMeter(app.pid)
     before = len(notes.summaries())
 
@@ -796,6 +821,10 @@ def burst(kube, notes, app, count, threads):
         meter.poll()
         time.sleep(0.1)
     cpu = meter.stop()
+    time.sleep(0.5)
+    replies.terminate()
+    replies.wait(timeout=10)
+    server = sorted(server_replies(began))
     started, finished, words = tally()
     times = [t for t, text in notes.summaries()[before:] if "burst job" in text]
     last = max(times, default=written)
@@ -815,6 +844,13 @@ def burst(kube, notes, app, count, threads):
     row("burst: last write to last notification", last - written, "s", n=count)
     row("burst: app CPU time (app + children), first write to last notification", cpu, "s",
         n=count, note=f"{100 * cpu / max(last - began, 1e-9):.0f}% of one core on average")
+    if server:
+        say(f"  the notification server answered Notify in p50 {percentile(server, 50) * 1000:.0f}"
+            f" ms, max {server[-1] * 1000:.0f} ms; {sum(server):.1f} s in all")
+        row("burst: notification server's answer to Notify, total", sum(server), "s", n=count,
+            note=f"p50 {percentile(server, 50) * 1000:.0f} ms, p99 "
+            f"{percentile(server, 99) * 1000:.0f} ms, max {server[-1] * 1000:.0f} ms over "
+            f"{len(server)} calls: the time to the last notification is mostly this wait")
     row("burst: jobs with a 'Job started' notification", len(started), "count", n=count,
         goal=f"= {count}", met=len(started) == count)
     row("burst: jobs with a 'Job <result>' notification", len(finished), "count", n=count,
