@@ -46,7 +46,7 @@ impl Notifier {
     /// Starts a thread running `handle` on each event sent, in order.
     fn with(mut handle: impl FnMut(ActivityEvent) + Send + 'static) -> std::io::Result<Self> {
         let (queue, events) = mpsc::channel();
-        // NB: showing is a blocking D-Bus round trip (a new connection each time). On an
+        // NB: showing is a blocking D-Bus round trip. On an
         // async runtime thread — where tauri-plugin-notification's `show` runs it — a burst
         // of them stalls the activity watch, its GitHub lookups and the redraws.
         std::thread::Builder::new().name("deskrun-notifier".into()).spawn(move || {
@@ -122,10 +122,19 @@ impl Desktop {
 
     /// Shows `notice`; a failure is logged once (no notification service, say).
     fn show(&mut self, notice: Notice) {
-        if let Err(error) = self.try_show(&notice)
-            && !WARNED.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(%error, "cannot show notifications (no notification service?)");
+        match self.try_show(&notice) {
+            Ok(()) => {}
+            // A slow server (a burst of hundreds on screen) is not a missing one: not the
+            // one-time warning.
+            #[cfg(all(unix, not(target_os = "macos")))]
+            Err(error) if error.name() == Some("org.freedesktop.DBus.Error.NoReply") => {
+                tracing::debug!(%error, "the notification service did not answer in time");
+            }
+            Err(error) => {
+                if !WARNED.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "cannot show notifications (no notification service?)");
+                }
+            }
         }
     }
 
@@ -159,6 +168,9 @@ impl Desktop {
             -1i32,
         );
         let shown: Result<(u32,), dbus::Error> = proxy.method_call(SERVICE, "Notify", args);
+        // NB: the server sends NotificationClosed to the connection that asked; nothing here
+        // reads those, and on a kept connection they would pile up for the app's life.
+        while bus.channel().pop_message().is_some() {}
         // A connection that failed is dropped, so the next notice connects anew.
         if shown.is_ok() {
             self.bus = Some(bus);

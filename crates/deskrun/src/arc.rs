@@ -40,6 +40,15 @@ pub const CONTROLLER_CHART: &str = "gha-runner-scale-set-controller";
 /// The scale set chart.
 pub const SCALE_SET_CHART: &str = "gha-runner-scale-set";
 
+/// The CRDs the controller chart brings (ARC.md): a cluster without one of them cannot run
+/// scale sets, whatever Helm's record says.
+pub const CRDS: [&str; 4] = [
+    "autoscalingrunnersets.actions.github.com",
+    "ephemeralrunnersets.actions.github.com",
+    "ephemeralrunners.actions.github.com",
+    "autoscalinglisteners.actions.github.com",
+];
+
 /// The controller's Helm release name, as in the original deskrun.
 pub const CONTROLLER_RELEASE: &str = "arc";
 

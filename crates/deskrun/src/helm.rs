@@ -155,12 +155,9 @@ impl<'a> Helm<'a> {
             args.extend(["--version".into(), version.into()]);
         }
         args.extend(self.base_args());
-        args.extend([
-            "--create-namespace".into(),
-            "--skip-crds".into(),
-            "--values".into(),
-            "-".into(),
-        ]);
+        // NB: no --create-namespace: `reconcile` applies the namespace with the CRDs, and
+        // Helm's create would be one refused write per release.
+        args.extend(["--skip-crds".into(), "--values".into(), "-".into()]);
         self.program.run(&args, Some(values.as_bytes())).await?;
         Ok(())
     }

@@ -78,6 +78,15 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Listing cluster-wide objects failed.
+    #[error("cannot list {kind}s")]
+    ListClusterObjects {
+        /// The object kind.
+        kind: &'static str,
+        /// The underlying error.
+        #[source]
+        source: kube::Error,
+    },
     /// An applied CRD was not served in time.
     #[error(
         "the API server did not establish CRD {name:?} within {}s; check the cluster with \
@@ -249,7 +258,7 @@ impl<'a> Reconciler<'a> {
         let releases = self.helm().releases().await?;
         let mut actions = Vec::new();
         if scope != &Scope::Nothing {
-            self.plan_controller(&releases, &mut actions)?;
+            self.plan_controller(&releases, &mut actions).await?;
         }
         let in_scope: Vec<_> = config
             .installations
@@ -320,7 +329,7 @@ impl<'a> Reconciler<'a> {
         Ok(Plan { actions, unchanged, skipped, deployments, credentials })
     }
 
-    fn plan_controller(
+    async fn plan_controller(
         &self,
         releases: &BTreeMap<String, DeployedRelease>,
         actions: &mut Vec<Action>,
@@ -332,10 +341,29 @@ impl<'a> Reconciler<'a> {
             Some(deployed) => {
                 if let Some(reason) = release_drift(deployed, arc::CONTROLLER_CHART, &wanted) {
                     actions.push(Action::UpgradeController { reason });
+                } else if let Some(missing) = self.missing_crd().await? {
+                    // NB: the CRDs are deskrun's, not in Helm's record: a deleted one is seen
+                    // here, and the controller's upgrade applies it again.
+                    actions.push(Action::UpgradeController {
+                        reason: format!("CRD {missing} is missing"),
+                    });
                 }
             }
         }
         Ok(())
+    }
+
+    /// The first of ARC's CRDs the cluster lacks, if any (metadata only: the CRDs hold
+    /// megabytes of schema).
+    async fn missing_crd(&self) -> Result<Option<&'static str>> {
+        let api: kube::Api<CustomResourceDefinition> =
+            kube::Api::all(self.cluster.client().clone());
+        let list = api.list_metadata(&ListParams::default()).await.map_err(|source| {
+            Error::ListClusterObjects { kind: "CustomResourceDefinition", source }
+        })?;
+        let present: BTreeSet<String> =
+            list.items.into_iter().filter_map(|crd| crd.metadata.name).collect();
+        Ok(arc::CRDS.into_iter().find(|name| !present.contains(*name)))
     }
 
     async fn owned<K>(&self, api: &kube::Api<K>, kind: &'static str) -> Result<BTreeMap<String, K>>
@@ -425,7 +453,18 @@ impl<'a> Reconciler<'a> {
                 running.push(Either::Right(install_release(&helm, &chart, action, deployment)));
             }
             match running.next().await {
-                Some(done) => progress(done?),
+                Some(Ok(action)) => progress(action),
+                Some(Err(error)) => {
+                    // NB: the releases still installing are let finish, not dropped: dropping
+                    // kills their helm mid-install and leaves a release `pending-install`,
+                    // which Helm then refuses to touch ("another operation is in progress").
+                    while let Some(done) = running.next().await {
+                        if let Ok(action) = done {
+                            progress(action);
+                        }
+                    }
+                    return Err(error);
+                }
                 None => break,
             }
         }

@@ -283,6 +283,26 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     assert!(stderr(&out).contains("Nothing to change"), "{}", stderr(&out));
     assert_eq!(resource_versions(&client).await, before, "a second up must write nothing");
 
+    // A deleted CRD is deskrun's to notice (Helm's record does not hold it): up puts it back.
+    let crds: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(client.clone());
+    let listeners = "autoscalinglisteners.actions.github.com";
+    crds.delete(listeners, &Default::default()).await.unwrap();
+    for _ in 0..100 {
+        if crds.get_opt(listeners).await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = home.ok(&["up"]);
+    assert!(
+        stderr(&out).contains(&format!("upgrade ARC controller (CRD {listeners} is missing)")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(crds.get_opt(listeners).await.unwrap().is_some(), "up applied the CRD again");
+
     // remove one: its release and objects go, the others are untouched.
     let before: Vec<_> = resource_versions(&client)
         .await
