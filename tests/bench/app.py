@@ -64,6 +64,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from procstat import cpu_ticks, stat_fields
+
 APP = os.environ.get("DESKRUN_APP", "target/release/deskrun-app")
 CLI = os.environ.get("DESKRUN_CLI", "target/release/deskrun")
 SESSION_DIR = Path(os.environ.get("SESSION_DIR", "/tmp"))
@@ -216,11 +218,6 @@ def job_status(job_id, title, scale_set):
 # --- processes: the app and its descendants, from /proc ---------------------------------------
 
 
-def stat_fields(pid):
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2:].split()  # fields from the 3rd (state) on
-
-
 def family(pid):
     """`pid` and all its descendants."""
     children = {}
@@ -244,13 +241,6 @@ def comm(pid):
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "?"
-
-
-def cpu_ticks(pid, reaped=False):
-    """utime+stime of `pid` (plus its reaped children's, when asked)."""
-    fields = stat_fields(pid)
-    ticks = int(fields[11]) + int(fields[12])
-    return ticks + (int(fields[13]) + int(fields[14]) if reaped else 0)
 
 
 def memory(pid):

@@ -77,6 +77,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from procstat import cpu_ticks
+
 REPO = Path(__file__).resolve().parents[2]
 HELM_BY_HAND = REPO / "tests" / "bench" / "helm-by-hand"
 CLUSTER = "deskrun"
@@ -147,8 +149,7 @@ def apiserver_cpu():
     in the control plane's state.env, rewritten when the stand-in kind starts a cluster."""
     env = (Path(os.environ["DESKRUN_TEST_STATE"]) / "state.env").read_text()
     pid = re.search(r"^APISERVER_PID=(\d+)$", env, re.M).group(1)
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 class Audit:

@@ -275,8 +275,15 @@ pub fn hook_config_map_name(scale_set: &str) -> String {
 /// The partition of an auto-chosen cache: per installation, per instance, per target.
 pub fn cache_partition(installation: &str, instance: Option<u32>, target: &Path) -> PathBuf {
     let instance_dir = instance.map_or_else(|| "default".to_owned(), |i| format!("instance-{i}"));
-    // NB: '_' is doubled before '/' becomes '_', so distinct targets never share a directory.
-    let slug = target.to_string_lossy().trim_matches('/').replace('_', "__").replace('/', "_");
+    // NB: '/' becomes '_', and the two characters that could then make two targets meet
+    // ('%' and '_') are percent-encoded first, so the slug decodes back to one target. A
+    // target without them keeps the directory earlier versions chose (and its warm cache).
+    let slug = target
+        .to_string_lossy()
+        .trim_matches('/')
+        .replace('%', "%25")
+        .replace('_', "%5F")
+        .replace('/', "_");
     Path::new(installation).join(instance_dir).join(slug)
 }
 
@@ -589,9 +596,20 @@ mod tests {
 
     #[test]
     fn cache_partitions_never_collide() {
-        let a = cache_partition("r", None, Path::new("/a_b"));
-        let b = cache_partition("r", None, Path::new("/a/b"));
-        assert_ne!(a, b, "distinct targets must get distinct cache directories");
+        let targets = ["/a_b", "/a/b", "/a_/b", "/a/_b", "/a__b", "/a/%5Fb", "/a%5F/b", "/a/b/"];
+        let mut seen = std::collections::BTreeMap::new();
+        for target in targets {
+            let slug = cache_partition("r", None, Path::new(target));
+            let clean = Path::new(target).components().collect::<PathBuf>();
+            if let Some(other) = seen.insert(slug.clone(), clean.clone()) {
+                assert_eq!(other, clean, "{target} and {other:?} share {slug:?}");
+            }
+        }
+        assert_eq!(
+            cache_partition("r", None, Path::new("/root/.npm")),
+            Path::new("r/default/root_.npm"),
+            "a plain target keeps the directory earlier versions chose"
+        );
         assert_ne!(
             cache_partition("r", Some(1), Path::new("/x")),
             cache_partition("r", Some(2), Path::new("/x")),

@@ -77,6 +77,8 @@ pub struct Program {
     /// The environment variable `path` came from, if any.
     from_env: Option<&'static str>,
     install_hint: &'static str,
+    /// Variables set for the child whatever the user's environment says.
+    fixed_env: &'static [(&'static str, &'static str)],
 }
 
 impl Program {
@@ -92,11 +94,18 @@ impl Program {
 
     /// `helm`, or `$DESKRUN_HELM`.
     pub fn helm() -> Self {
-        Self::from_env(
-            "helm",
-            "DESKRUN_HELM",
-            "install Helm 3 (https://helm.sh/docs/intro/install/), or set DESKRUN_HELM to its path",
-        )
+        Self {
+            // NB: deskrun reads Helm's records from Secrets (`helm::Helm::releases`); a user's
+            // HELM_DRIVER=configmap would hide every release from it and make each `up`
+            // install again.
+            fixed_env: &[("HELM_DRIVER", "secret")],
+            ..Self::from_env(
+                "helm",
+                "DESKRUN_HELM",
+                "install Helm 3 (https://helm.sh/docs/intro/install/), or set DESKRUN_HELM to its \
+                 path",
+            )
+        }
     }
 
     /// `incus`, or `$DESKRUN_INCUS`: the client of the Incus daemon that runs cluster hosts.
@@ -111,8 +120,16 @@ impl Program {
 
     fn from_env(name: &'static str, env: &'static str, install_hint: &'static str) -> Self {
         match std::env::var_os(env).filter(|p| !p.is_empty()) {
-            Some(path) => Self { name, path: path.into(), from_env: Some(env), install_hint },
-            None => Self { name, path: PathBuf::from(name), from_env: None, install_hint },
+            Some(path) => {
+                Self { name, path: path.into(), from_env: Some(env), install_hint, fixed_env: &[] }
+            }
+            None => Self {
+                name,
+                path: PathBuf::from(name),
+                from_env: None,
+                install_hint,
+                fixed_env: &[],
+            },
         }
     }
 
@@ -129,6 +146,7 @@ impl Program {
         let mut child = tokio::process::Command::new(&self.path)
             .args(args)
             .env_remove(crate::secrets::TOKEN_ENV)
+            .envs(self.fixed_env.iter().copied())
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -312,6 +330,7 @@ mod tests {
             path: PathBuf::from("/nonexistent/kind"),
             from_env: None,
             install_hint: "install kind",
+            fixed_env: &[],
         };
         let err = program.run(&[], None).await.unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
@@ -325,6 +344,7 @@ mod tests {
             path: PathBuf::from("/tmp"),
             from_env: Some("DESKRUN_KIND"),
             install_hint: "install kind",
+            fixed_env: &[],
         };
         let err = program.run(&[], None).await.unwrap_err().to_string();
         assert!(err.contains("DESKRUN_KIND") && err.contains("/tmp"), "{err}");

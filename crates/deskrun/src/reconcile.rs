@@ -618,11 +618,7 @@ impl<'a> Reconciler<'a> {
             },
             ..Default::default()
         };
-        let params = PatchParams::apply(FIELD_MANAGER);
-        api.patch(ARC_NAMESPACE, &params, &Patch::Apply(&namespace)).await.map_err(|source| {
-            Error::ApplyClusterObject { kind: "Namespace", name: ARC_NAMESPACE.to_owned(), source }
-        })?;
-        Ok(())
+        self.apply_object(&api, &namespace, "Namespace").await
     }
 
     /// Applies the controller chart's CRDs (server-side, so a newer chart's CRDs replace
@@ -633,18 +629,11 @@ impl<'a> Reconciler<'a> {
             .map_err(|reason| Error::Crds { chart: chart.reference.clone(), reason })?;
         let api: kube::Api<CustomResourceDefinition> =
             kube::Api::all(self.cluster.client().clone());
-        let params = PatchParams::apply(FIELD_MANAGER).force();
         futures::future::try_join_all(crds.iter().map(|crd| {
-            let (api, params) = (&api, &params);
+            let api = &api;
             async move {
+                self.apply_object(api, crd, "CustomResourceDefinition").await?;
                 let name = crd.metadata.name.clone().unwrap_or_default();
-                if let Err(source) = api.patch(&name, params, &Patch::Apply(crd)).await {
-                    return Err(Error::ApplyClusterObject {
-                        kind: "CustomResourceDefinition",
-                        name,
-                        source,
-                    });
-                }
                 let established = kube::runtime::wait::await_condition(
                     api.clone(),
                     &name,
@@ -661,6 +650,9 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
+    /// Applies `object` server-side as deskrun's field manager, taking over fields another
+    /// manager (an older deskrun, a hand edit) set. A namespaced object's error names the
+    /// namespace; a cluster-scoped one's (the namespace itself, a CRD) does not.
     async fn apply_object<K>(
         &self,
         api: &kube::Api<K>,
@@ -672,11 +664,13 @@ impl<'a> Reconciler<'a> {
     {
         let name = object.meta().name.clone().unwrap_or_default();
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&name, &params, &Patch::Apply(object)).await.map_err(|source| Error::Kube {
-            action: "apply",
-            kind,
-            name,
-            source,
+        let cluster_scoped = object.meta().namespace.is_none();
+        api.patch(&name, &params, &Patch::Apply(object)).await.map_err(|source| {
+            if cluster_scoped {
+                Error::ApplyClusterObject { kind, name, source }
+            } else {
+                Error::Kube { action: "apply", kind, name, source }
+            }
         })?;
         Ok(())
     }

@@ -47,6 +47,18 @@ pub enum Error {
         /// Explains the instance suffix when one is counted.
         suffix_note: String,
     },
+    /// The name is one deskrun itself uses in the cluster.
+    #[error(
+        "name {value:?} is reserved: deskrun's ARC controller is the Helm release {value:?} in \
+         the same namespace, and a scale set of that name would replace it; choose another \
+         name (for example {suggestion:?})"
+    )]
+    ReservedName {
+        /// The name as given.
+        value: String,
+        /// A name to use instead.
+        suggestion: String,
+    },
     /// The repository URL is not one ARC understands.
     #[error("--repository {value:?} is not valid: {reason}")]
     InvalidRepository {
@@ -277,8 +289,24 @@ fn shown_url(input: &str) -> String {
     }
 }
 
+/// GitHub's rule for account names: letters, digits and single inner hyphens.
 fn is_owner_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// True when the path of `input` (as typed, before any URL parser resolves it) has a `.` or
+/// `..` segment, also percent-encoded: the parser would silently resolve `/acme/app/..` to
+/// the organization `acme`, a different scope than the one the user named.
+fn has_dot_segment(input: &str) -> bool {
+    let after_scheme = input.split_once("://").map_or(input, |(_, rest)| rest);
+    let path = after_scheme.split(['?', '#']).next().unwrap_or_default();
+    path.split(['/', '\\']).skip(1).any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 fn is_repo_name(s: &str) -> bool {
@@ -419,6 +447,13 @@ impl GitHubUrl {
                     .into(),
             ));
         }
+        if has_dot_segment(trimmed) {
+            return Err(invalid(
+                "its path has a \".\" or \"..\" part, which would change what it points at; \
+                 write the path out: https://github.com/OWNER/REPO or https://github.com/ORG"
+                    .into(),
+            ));
+        }
         let url = url::Url::parse(trimmed).map_err(|_| {
             invalid(
                 "it is not a URL; use https://github.com/OWNER/REPO or https://github.com/ORG"
@@ -438,7 +473,10 @@ impl GitHubUrl {
                     .into(),
             ));
         }
-        let Some(name) = url.host_str().map(str::to_ascii_lowercase) else {
+        // NB: a trailing dot is the same DNS name (`github.com.`); ARC and the API base
+        // would otherwise carry it into every address.
+        let Some(name) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        else {
             return Err(invalid("it has no host; use https://github.com/OWNER/REPO".into()));
         };
         if url.query().is_some() || url.fragment().is_some() {
@@ -472,7 +510,10 @@ impl GitHubUrl {
             )));
         }
         if let Some(last) = parts.last_mut() {
-            *last = last.strip_suffix(".git").unwrap_or(last);
+            let stem = last.len().saturating_sub(4);
+            if stem > 0 && last.get(stem..).is_some_and(|s| s.eq_ignore_ascii_case(".git")) {
+                *last = &last[..stem];
+            }
         }
         // ARC only knows the lowercase spelling of the enterprise prefix.
         if let Some(first) = parts.first_mut().filter(|p| p.eq_ignore_ascii_case("enterprises")) {
@@ -900,6 +941,15 @@ impl Installation {
     /// Checks every rule that does not depend on other installations.
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name, self.instances)?;
+        // NB: scale set releases share the controller's namespace; with one instance the
+        // release is the bare name (more instances add "-N", but the rule should not change
+        // when the count does).
+        if self.name == crate::arc::CONTROLLER_RELEASE {
+            return Err(Error::ReservedName {
+                value: self.name.clone(),
+                suggestion: format!("{}-runner", self.name),
+            });
+        }
         if self.instances == 0 || self.instances > MAX_INSTANCES {
             return Err(Error::InvalidCount {
                 field: "--instances",
@@ -1197,9 +1247,55 @@ mod tests {
             ("https://www.github.com/acme", "https://github.com/acme"),
             ("https://github.com/enterprises/big", "https://github.com/enterprises/big"),
             ("https://acme.ghe.com/o/r", "https://acme.ghe.com/o/r"),
+            ("https://github.com./acme/r", "https://github.com/acme/r"),
+            ("https://github.com/acme/r.GIT", "https://github.com/acme/r"),
         ] {
             assert_eq!(GitHubUrl::parse(input).unwrap().as_str(), want, "input {input}");
         }
+        let api = GitHubUrl::parse("https://ghes.corp./o/r").unwrap().api_base();
+        assert_eq!(api, "https://ghes.corp/api/v3", "the trailing dot is not in the API base");
+    }
+
+    /// A URL parser resolves `..` and `.` before anyone sees them: `/acme/app/..` became the
+    /// organization `acme`, silently a wider scope than the user typed.
+    #[test]
+    fn dot_segments_are_refused_not_resolved() {
+        for input in [
+            "https://github.com/acme/app/..",
+            "https://github.com/acme/../other",
+            "https://github.com/./acme/app",
+            "https://github.com/acme/app/%2E%2E",
+            "https://github.com/acme/%2e/app",
+            "https://github.com/acme/app/.%2e/",
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains("--repository") && err.contains("\"..\""), "{input}: {err}");
+        }
+        assert!(GitHubUrl::parse("https://github.com/acme/a..b").is_ok(), "dots inside a name");
+    }
+
+    #[test]
+    fn owner_names_follow_githubs_hyphen_rule() {
+        for input in [
+            "https://github.com/-acme/r",
+            "https://github.com/acme-",
+            "https://github.com/enterprises/-e",
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains("--repository"), "{input}: {err}");
+        }
+        assert!(GitHubUrl::parse("https://github.com/a-c-me/r").is_ok());
+    }
+
+    #[test]
+    fn the_controllers_release_name_is_reserved() {
+        let mut inst = installation("arc", 1, &[]);
+        let err = inst.validate().unwrap_err().to_string();
+        assert!(err.contains("name \"arc\" is reserved") && err.contains("arc-runner"), "{err}");
+        inst.instances = 2;
+        assert!(inst.validate().is_err(), "the rule does not depend on the instance count");
+        inst.name = "arc-runner".into();
+        assert!(inst.validate().is_ok());
     }
 
     #[test]

@@ -178,7 +178,9 @@ struct AddArgs {
     auth_type: Option<String>,
     /// The token (or, for github-app, the private key PEM). Visible to other processes and
     /// kept in shell history: prefer --token-stdin, DESKRUN_TOKEN or the prompt.
-    #[arg(long, value_name = "SECRET", hide_env_values = true)]
+    // NB: hyphen values allowed: a PEM starts with "-----BEGIN", and without this clap
+    // refuses it with an error that echoes the whole key.
+    #[arg(long, value_name = "SECRET", hide_env_values = true, allow_hyphen_values = true)]
     auth_value: Option<String>,
     /// Read the token (or private key) from standard input.
     #[arg(long)]

@@ -560,6 +560,9 @@ fn refused_input_leaves_the_saved_config_and_keyring_untouched() {
         (vec!["r", "-r", "https://github.com/orgs"], "--repository"),
         (vec!["r", "-r", "https://github.com/o/r?access_token=ghp_q"], "--repository"),
         (vec!["r", "-r", "https://api.github.com/repos/o/r"], "--repository"),
+        (vec!["arc", "-r", url], "name \"arc\" is reserved"),
+        (vec!["r", "-r", "https://github.com/o/r/.."], "--repository"),
+        (vec!["r", "-r", "https://github.com/-o/r"], "--repository"),
         (vec!["r", "-r", url, "--mount", "relative/target"], "--mount"),
         (vec!["r", "-r", url, "--mount", "/a:/b:Bogus"], "--mount"),
         (vec!["r", "-r", url, "--auth-type", "github-app", "--installation-id", "1"], "--app-id"),
@@ -583,4 +586,35 @@ fn refused_input_leaves_the_saved_config_and_keyring_untouched() {
     // The refusals were the inputs' fault: the same home still takes a valid add.
     let out = add(&["r", "-r", url, "--mount", "/root/.npm"], TOKEN);
     assert!(out.status.success(), "a valid add after the refused ones: {}", stderr(&out));
+}
+
+/// What a user hit: `--auth-value "$(cat key.pem)"` was refused by the argument parser
+/// (the PEM starts with "-----"), and its error printed the whole private key, twice.
+#[test]
+fn a_private_key_given_with_auth_value_is_taken_and_never_echoed() {
+    let home = Home::new();
+    let key = std::fs::read_to_string(write_test_key(home.dir.path())).unwrap();
+    let out = home
+        .cmd()
+        .args(["add", "app", "-r", "https://github.com/o/r", "--no-deploy", "--no-verify"])
+        .args(["--auth-type", "github-app", "--app-id", "1", "--installation-id", "2"])
+        .args(["--auth-value", &key])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("visible to other processes"), "the warning is printed: {err}");
+    let body = key.lines().nth(1).unwrap();
+    assert!(!err.contains(body) && !stdout(&out).contains(body), "the key is not echoed");
+    assert!(home.keyring_lookup("app").is_some(), "the key is in the keyring");
+    // A token that happens to start with a dash is a value too, and an error about it (here:
+    // the same secret given twice) never quotes it.
+    let out = home
+        .cmd()
+        .args(["add", "pat", "-r", "https://github.com/o/r", "--no-deploy", "--no-verify"])
+        .args(["--auth-value", "-ghp_dashLeadingToken", "--token-stdin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("dashLeading"), "{}", stderr(&out));
 }
