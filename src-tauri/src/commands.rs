@@ -55,7 +55,7 @@ pub async fn doctor() -> DoctorView {
 pub fn validate_field(field: FormField, value: String) -> Option<String> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let result = match field {
-        FormField::Name => spec::validate_name(&value, 1).map(|_| ()),
+        FormField::Name => spec::validate_installation_name(&value, 1).map(|_| ()),
         FormField::Repository => GitHubUrl::parse(&value).map(|_| ()),
         FormField::Mount => Mount::parse(&value, &cwd).map(|_| ()),
         FormField::AppId => spec::parse_app_id(Some(&value)).map(|_| ()),

@@ -104,15 +104,40 @@ class Window:
     def go(self, route):
         self.run(f"window.location.hash = '#/{route}'")
 
+    def settle(self):
+        """Returns once the page has painted twice since now: what the DOM shows is then on
+        the screen too (a route change renders on the next frame, not when the hash is set)."""
+        wd(
+            "POST",
+            f"/session/{self.id}/execute/async",
+            {
+                "script": "const done = arguments[arguments.length - 1];"
+                "document.fonts.ready.then(() => requestAnimationFrame(() =>"
+                " requestAnimationFrame(() => done(true))));",
+                "args": [],
+            },
+        )
+
     def screenshot(self, name):
         # NB: taken from the X display (ImageMagick), not through WebDriver: WebKitWebDriver's
         # screenshot intermittently took the driver down, leaving the app orphaned.
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        time.sleep(0.3)  # let the last render land
-        subprocess.run(
-            ["import", "-window", "root", "-crop", "1040x720+0+0", str(ARTIFACTS / f"{name}.png")],
-            check=True,
-        )
+        path = ARTIFACTS / f"{name}.png"
+        for _ in range(10):
+            self.settle()
+            # NB: WebKit paints the frame to the X window after the page's frame callback;
+            # a capture right away has shown the previous view.
+            time.sleep(1)
+            subprocess.run(
+                ["import", "-window", "root", "-crop", "1040x720+0+0", str(path)], check=True
+            )
+            spread = subprocess.run(
+                ["convert", str(path), "-format", "%[fx:standard_deviation]", "info:"],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            if float(spread) > 0.02:  # not a blank (one-colour) capture
+                return
+        raise AssertionError(f"screenshot {name}: the display stayed blank")
 
     def close(self):
         try:

@@ -496,8 +496,9 @@ pub async fn remove(
         Err(error @ secrets::Error::Unavailable { .. }) => warn(
             progress,
             format!(
-                "{error}; the token of {name} may remain in the keyring (service \"deskrun\", \
-                 account \"{name}\")"
+                "{error}; the token of {name} may remain in the keyring (service {:?}, \
+                 account \"{name}\")",
+                secrets.service()
             ),
         ),
         Err(error) => return Err(error.into()),

@@ -213,6 +213,22 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
     Ok(())
 }
 
+/// Checks an installation's name: [`validate_name`], and not a name deskrun itself uses in
+/// the cluster.
+pub fn validate_installation_name(name: &str, instances: u32) -> Result<()> {
+    validate_name(name, instances)?;
+    // NB: scale set releases share the controller's namespace; with one instance the release
+    // is the bare name (more instances add "-N", but the rule should not change when the
+    // count does).
+    if name == crate::arc::CONTROLLER_RELEASE {
+        return Err(Error::ReservedName {
+            value: name.to_owned(),
+            suggestion: format!("{name}-runner"),
+        });
+    }
+    Ok(())
+}
+
 /// A DNS-1123 label close to `name`: lowercased, other characters replaced by `-`.
 fn suggest_name(name: &str) -> String {
     let mapped: String = name
@@ -940,16 +956,7 @@ pub struct Installation {
 impl Installation {
     /// Checks every rule that does not depend on other installations.
     pub fn validate(&self) -> Result<()> {
-        validate_name(&self.name, self.instances)?;
-        // NB: scale set releases share the controller's namespace; with one instance the
-        // release is the bare name (more instances add "-N", but the rule should not change
-        // when the count does).
-        if self.name == crate::arc::CONTROLLER_RELEASE {
-            return Err(Error::ReservedName {
-                value: self.name.clone(),
-                suggestion: format!("{}-runner", self.name),
-            });
-        }
+        validate_installation_name(&self.name, self.instances)?;
         if self.instances == 0 || self.instances > MAX_INSTANCES {
             return Err(Error::InvalidCount {
                 field: "--instances",
@@ -957,14 +964,17 @@ impl Installation {
                 fix: format!("use a number from 1 to {MAX_INSTANCES}"),
             });
         }
-        if self.max_runners == 0 || self.max_runners > MAX_RUNNERS {
+        // NB: each instance runs exactly one runner, so min/max mean nothing there (a note
+        // says so, see `warnings`) and are not held against the user.
+        if self.instances > 1 {
+            // Skips the count checks below.
+        } else if self.max_runners == 0 || self.max_runners > MAX_RUNNERS {
             return Err(Error::InvalidCount {
                 field: "--max-runners",
                 value: self.max_runners,
                 fix: format!("use a number from 1 to {MAX_RUNNERS}"),
             });
-        }
-        if self.min_runners > self.max_runners {
+        } else if self.min_runners > self.max_runners {
             return Err(Error::InvalidCount {
                 field: "--min-runners",
                 value: self.min_runners,
@@ -1001,11 +1011,24 @@ impl Installation {
     /// before it is saved.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        if self.mode == ContainerMode::Kubernetes
-            && self.scale_sets().iter().any(|s| s.name.len() > JOB_POD_NAME_WARN_LEN)
+        if self.instances > 1
+            && (self.min_runners, self.max_runners) != (DEFAULT_MIN_RUNNERS, DEFAULT_MAX_RUNNERS)
         {
             warnings.push(format!(
-                "in kubernetes mode ARC shortens job pod names, so scale set names over \
+                "--min-runners {} and --max-runners {} are ignored with --instances {}: each \
+                 instance runs exactly one runner",
+                self.min_runners, self.max_runners, self.instances
+            ));
+        }
+        // NB: cached-privileged-kubernetes runs its jobs through the same container hook.
+        let hook_mode = matches!(
+            self.mode,
+            ContainerMode::Kubernetes | ContainerMode::CachedPrivilegedKubernetes
+        );
+        if hook_mode && self.scale_sets().iter().any(|s| s.name.len() > JOB_POD_NAME_WARN_LEN) {
+            warnings.push(format!(
+                "in the kubernetes modes ARC's container hook shortens job pod names, so scale \
+                 set names over \
                  {JOB_POD_NAME_WARN_LEN} characters can make parallel jobs collide; a shorter \
                  name is safer"
             ));
@@ -1501,9 +1524,33 @@ mod tests {
         // The instance suffix counts: `name-1` crosses the line where `name` does not.
         let edge = "x".repeat(JOB_POD_NAME_WARN_LEN - 1);
         assert!(installation(&edge, 1, &[]).warnings().is_empty(), "short enough alone");
-        assert_eq!(installation(&edge, 2, &[]).warnings().len(), 1, "not with `-1` added");
+        let pod_warnings = |inst: &Installation| {
+            inst.warnings().into_iter().filter(|w| w.contains("job pod names")).count()
+        };
+        assert_eq!(pod_warnings(&installation(&edge, 2, &[])), 1, "not with `-1` added");
         let dind = Installation { mode: ContainerMode::Dind, ..installation(name, 1, &[]) };
         assert!(dind.warnings().is_empty(), "only the kubernetes hook shortens pod names");
+        let privileged = Installation {
+            mode: ContainerMode::CachedPrivilegedKubernetes,
+            ..installation(name, 1, &[])
+        };
+        assert_eq!(pod_warnings(&privileged), 1, "the privileged mode uses the same hook");
+    }
+
+    #[test]
+    fn min_and_max_are_ignored_with_a_note_when_instances_run_one_runner_each() {
+        let mut inst = installation("r", 2, &[]);
+        (inst.min_runners, inst.max_runners) = (4, 2);
+        assert!(inst.validate().is_ok(), "ignored values are not refused");
+        let notes = inst.warnings();
+        assert!(
+            notes.iter().any(|w| w.contains("--min-runners 4 and --max-runners 2 are ignored"))
+        );
+        (inst.min_runners, inst.max_runners) = (DEFAULT_MIN_RUNNERS, DEFAULT_MAX_RUNNERS);
+        assert!(inst.warnings().is_empty(), "nothing to say about the defaults");
+        inst.instances = 1;
+        (inst.min_runners, inst.max_runners) = (4, 2);
+        assert!(inst.validate().is_err(), "one instance uses them, so they are checked");
     }
 
     #[test]

@@ -130,12 +130,6 @@ fn installation_from(
     let max_runners =
         pick(args.max_runners, existing.map(|e| e.max_runners), spec::DEFAULT_MAX_RUNNERS);
     let instances = pick(args.instances, existing.map(|e| e.instances), 1);
-    if instances > 1 && (args.min_runners.is_some() || args.max_runners.is_some()) {
-        progress(
-            "note: --min-runners and --max-runners are ignored with --instances > 1: each \
-             instance runs exactly one runner",
-        );
-    }
     let installation = Installation {
         name: args.name.clone(),
         repository,
