@@ -401,6 +401,11 @@ pub async fn up(
             Err(error) => return Err(error.into()),
         }
     }
+    // NB: helm is needed only after the cluster is created (minutes); a missing one is
+    // said now, before anything is made that it could not finish.
+    crate::process::Program::helm()
+        .ensure_available()
+        .map_err(|e| reconcile::Error::from(crate::helm::Error::from(e)))?;
     let cluster = KindCluster::new(&config.cluster.name);
     // NB: connecting is how `up` learns that the cluster runs: one kind process, not two.
     let handle = match cluster.connect().await {

@@ -138,6 +138,18 @@ impl Program {
         self.name
     }
 
+    /// Checks that the program can be found and run, without running it: for work that must
+    /// not start (a cluster created, a release half done) when a later step cannot run.
+    pub fn ensure_available(&self) -> Result<()> {
+        match which::which(&self.path) {
+            Ok(_) => Ok(()),
+            Err(which::Error::CannotFindBinaryPath) if self.path.exists() => {
+                Err(self.spawn_error(std::io::ErrorKind::PermissionDenied.into()))
+            }
+            Err(_) => Err(self.spawn_error(std::io::ErrorKind::NotFound.into())),
+        }
+    }
+
     /// Runs the program with `args`, writing `stdin` to it, and returns its stdout.
     #[tracing::instrument(skip_all, fields(program = self.name), err)]
     pub async fn run(&self, args: &[OsString], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
@@ -335,6 +347,28 @@ mod tests {
         let err = program.run(&[], None).await.unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
         assert!(err.to_string().contains("install kind"), "{err}");
+    }
+
+    #[test]
+    fn availability_is_checked_without_running_the_program() {
+        let missing = Program {
+            name: "helm",
+            path: PathBuf::from("deskrun-no-such-helm"),
+            from_env: None,
+            install_hint: "install Helm 3",
+            fixed_env: &[],
+        };
+        let err = missing.ensure_available().unwrap_err();
+        assert!(err.to_string().contains("install Helm 3"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let not_executable = dir.path().join("helm");
+        std::fs::write(&not_executable, "").unwrap();
+        let overridden =
+            Program { path: not_executable, from_env: Some("DESKRUN_HELM"), ..missing.clone() };
+        let err = overridden.ensure_available().unwrap_err().to_string();
+        assert!(err.contains("DESKRUN_HELM") && err.contains("not an executable"), "{err}");
+        let sh = Program { path: PathBuf::from("sh"), ..missing };
+        assert!(sh.ensure_available().is_ok());
     }
 
     #[tokio::test]

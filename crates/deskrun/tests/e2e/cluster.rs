@@ -79,3 +79,22 @@ fn version_names_deskrun_and_the_pinned_arc_version() {
     let out = stdout(&home.ok(&["version"]));
     assert_eq!(out, format!("deskrun {} (ARC 0.14.2)\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// What a user without helm saw: `up` created the cluster (minutes with real kind), then
+/// failed on the first Helm call. It must say what to install before it creates anything.
+#[tokio::test]
+async fn up_without_helm_says_so_before_creating_the_cluster() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    let add = ["add", "web", "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
+    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let creates = kind_creates();
+    let missing = home.dir.path().join("no-helm-here");
+    let out = home.cmd().arg("up").env("DESKRUN_HELM", &missing).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("DESKRUN_HELM") && err.contains("no such file"), "{err}");
+    assert_eq!(kind_creates(), creates, "no cluster was created");
+    assert_eq!(cluster_status(&home)["running"], false);
+}
