@@ -14,7 +14,8 @@ use tauri::{AppHandle, State};
 use crate::error::IpcError;
 use crate::state::AppState;
 use crate::views::{
-    ActivityItem, DoctorView, FormField, Overview, ProgressView, RunnerForm, RunnerView, Settings,
+    ActivityItem, CountsCheck, DoctorView, FormField, Overview, ProgressView, RunnerForm,
+    RunnerView, Settings,
 };
 use crate::{activity, tray};
 
@@ -63,6 +64,39 @@ pub fn validate_field(field: FormField, value: String) -> Option<String> {
         FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
     };
     result.err().map(|e| e.to_string())
+}
+
+/// Checks the form's runner counts with the engine's rules (the same as `deskrun add`'s
+/// flags). `None` is a field left empty or not a whole number.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_counts(
+    min_runners: Option<u32>,
+    max_runners: Option<u32>,
+    instances: Option<u32>,
+) -> CountsCheck {
+    let whole = |least: u32| Some(format!("Enter a whole number of at least {least}."));
+    let mut check = CountsCheck {
+        instances: instances.is_none().then(|| whole(1)).flatten(),
+        ..CountsCheck::default()
+    };
+    let Some(instances) = instances else { return check };
+    if instances <= 1 {
+        check.min_runners = min_runners.is_none().then(|| whole(0)).flatten();
+        check.max_runners = max_runners.is_none().then(|| whole(1)).flatten();
+    }
+    let (min, max) = (min_runners.unwrap_or(0), max_runners.unwrap_or(spec::MAX_RUNNERS));
+    if let Err(error @ spec::Error::InvalidCount { field, .. }) =
+        spec::check_counts(min, max, instances)
+    {
+        let slot = match field {
+            "--instances" => &mut check.instances,
+            "--max-runners" => &mut check.max_runners,
+            _ => &mut check.min_runners,
+        };
+        slot.get_or_insert(error.to_string());
+    }
+    check
 }
 
 /// Adds (or, with `replace`, changes) a runner: token to the keyring, settings to the config,
@@ -307,4 +341,26 @@ pub fn open_link(app: AppHandle, url: String) -> Result<(), IpcError> {
     app.opener()
         .open_url(url, None::<&str>)
         .map_err(|e| IpcError::new(crate::error::ErrorCode::Internal, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The form once checked counts in TypeScript, and only "a whole number": min above max
+    /// or 300 runners passed the form and were refused only on Save.
+    #[test]
+    fn counts_are_checked_by_the_engine_rules_per_field() {
+        let check = validate_counts(Some(4), Some(2), Some(1));
+        assert!(check.min_runners.as_deref().is_some_and(|m| m.contains("above --max-runners 2")));
+        assert_eq!((check.max_runners, check.instances), (None, None));
+        let check = validate_counts(Some(0), Some(300), Some(1));
+        assert!(check.max_runners.is_some_and(|m| m.contains("from 1 to 256")));
+        let check = validate_counts(None, None, Some(0));
+        assert!(check.instances.is_some_and(|m| m.contains("--instances 0")));
+        assert_eq!(validate_counts(Some(9), None, Some(3)), CountsCheck::default(), "ignored");
+        let check = validate_counts(None, Some(2), Some(1));
+        assert!(check.min_runners.is_some_and(|m| m.contains("whole number")));
+        assert_eq!(validate_counts(Some(1), Some(5), Some(1)), CountsCheck::default());
+    }
 }

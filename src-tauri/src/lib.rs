@@ -25,6 +25,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::overview,
             commands::doctor,
             commands::validate_field,
+            commands::validate_counts,
             commands::save_runner,
             commands::remove_runner,
             commands::start_runners,

@@ -59,6 +59,36 @@ pub fn view(summary: &BoardSummary, cluster_running: bool, operation: bool) -> T
     TrayView { state: TrayView::state_name(state).to_owned(), text }
 }
 
+/// Every scale set the config asks for (the cluster may show fewer, or none while stopped).
+fn configured_scale_sets(app: &AppHandle) -> Vec<String> {
+    let config = app.state::<AppState>().store.load().unwrap_or_default();
+    config.installations.values().flat_map(|inst| inst.scale_sets()).map(|s| s.name).collect()
+}
+
+/// One menu line per runner: what the cluster shows, then what is configured but not there.
+fn runner_lines(summary: &BoardSummary, configured: &[String]) -> Vec<(String, String)> {
+    let mut lines: Vec<(String, String)> = summary
+        .per_scale_set
+        .iter()
+        .map(|set| {
+            let what = match (&set.attention, set.jobs.as_slice()) {
+                (Some(attention), _) => format!("needs attention: {}", attention.message),
+                (None, [job]) => format!("running {}", job.name),
+                (None, [job, more @ ..]) => format!("running {} (+{} more)", job.name, more.len()),
+                (None, []) if set.deployed => "idle".to_owned(),
+                (None, []) => "not deployed".to_owned(),
+            };
+            (set.name.clone(), what)
+        })
+        .collect();
+    for name in configured {
+        if !lines.iter().any(|(shown, _)| shown == name) {
+            lines.push((name.clone(), "not deployed".to_owned()));
+        }
+    }
+    lines
+}
+
 fn menu(
     app: &AppHandle,
     summary: &BoardSummary,
@@ -66,17 +96,11 @@ fn menu(
 ) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     menu.append(&MenuItem::with_id(app, "status", &view.text, false, None::<&str>)?)?;
-    for set in &summary.per_scale_set {
-        let what = match (&set.attention, set.jobs.first()) {
-            (Some(attention), _) => format!("needs attention: {}", attention.message),
-            (None, Some(job)) => format!("running {}", job.name),
-            (None, None) if set.deployed => "idle".to_owned(),
-            (None, None) => "not deployed".to_owned(),
-        };
-        let label = format!("{} — {what}", set.name);
+    for (name, what) in runner_lines(summary, &configured_scale_sets(app)) {
+        let label = format!("{name} — {what}");
         menu.append(&MenuItem::with_id(
             app,
-            format!("runner:{}", set.name),
+            format!("runner:{name}"),
             label,
             false,
             None::<&str>,
@@ -224,7 +248,49 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
 
+    use deskrun::activity::ScaleSetSummary;
+
     use super::*;
+
+    fn job(name: &str) -> deskrun::activity::Job {
+        deskrun::activity::Job {
+            scale_set: "web".into(),
+            runner: format!("web-runner-{name}"),
+            job_id: None,
+            job_request_id: None,
+            name: name.into(),
+            repository: "acme/web".into(),
+            workflow_ref: None,
+            workflow_run_id: None,
+            run_url: None,
+            started_at: Default::default(),
+        }
+    }
+
+    /// The menu listed only what the cluster showed: a runner configured but not deployed
+    /// (or every runner, while the cluster was stopped) was missing, and of two jobs on one
+    /// scale set only the first was named.
+    #[test]
+    fn the_menu_lists_configured_runners_and_counts_every_job() {
+        let set = |name: &str, jobs: Vec<deskrun::activity::Job>| ScaleSetSummary {
+            name: name.into(),
+            deployed: true,
+            runners_online: 2,
+            jobs,
+            attention: None,
+        };
+        let empty = deskrun::activity::RunnerBoard::new().summary();
+        let summary = BoardSummary {
+            per_scale_set: vec![set("web", vec![job("lint"), job("test")]), set("api", vec![])],
+            ..empty.clone()
+        };
+        let configured = ["web".to_owned(), "docs".to_owned(), "api".to_owned()];
+        let lines = runner_lines(&summary, &configured);
+        let want = [("web", "running lint (+1 more)"), ("api", "idle"), ("docs", "not deployed")];
+        let got: Vec<(&str, &str)> = lines.iter().map(|(n, w)| (n.as_str(), w.as_str())).collect();
+        assert_eq!(got, want);
+        assert_eq!(runner_lines(&empty, &configured).len(), 3, "stopped");
+    }
 
     /// In a benchmark's burst every activity event waited for a tray redraw, which waits for
     /// the GUI thread: the app fell behind the cluster.

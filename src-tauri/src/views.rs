@@ -189,6 +189,17 @@ pub struct RunnerForm {
     pub verify: bool,
 }
 
+/// The engine's verdict on the form's runner counts: one message per field at fault.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Type)]
+pub struct CountsCheck {
+    /// About the minimum number of idle runners.
+    pub min_runners: Option<String>,
+    /// About the maximum number of runners.
+    pub max_runners: Option<String>,
+    /// About the number of instances.
+    pub instances: Option<String>,
+}
+
 /// A form field the engine validates as the user types.
 #[derive(Debug, Clone, Copy, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]

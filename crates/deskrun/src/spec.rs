@@ -953,37 +953,45 @@ pub struct Installation {
     pub auth: Auth,
 }
 
+/// Checks the runner counts: instances from 1 to [`MAX_INSTANCES`]; with one instance, max
+/// from 1 to [`MAX_RUNNERS`] and min at most max. The error's `field` is the flag at fault.
+pub fn check_counts(min_runners: u32, max_runners: u32, instances: u32) -> Result<()> {
+    if instances == 0 || instances > MAX_INSTANCES {
+        return Err(Error::InvalidCount {
+            field: "--instances",
+            value: instances,
+            fix: format!("use a number from 1 to {MAX_INSTANCES}"),
+        });
+    }
+    // NB: each instance runs exactly one runner, so min/max mean nothing there (a note says
+    // so, see `Installation::warnings`) and are not held against the user.
+    if instances > 1 {
+        return Ok(());
+    }
+    if max_runners == 0 || max_runners > MAX_RUNNERS {
+        return Err(Error::InvalidCount {
+            field: "--max-runners",
+            value: max_runners,
+            fix: format!("use a number from 1 to {MAX_RUNNERS}"),
+        });
+    }
+    if min_runners > max_runners {
+        return Err(Error::InvalidCount {
+            field: "--min-runners",
+            value: min_runners,
+            fix: format!(
+                "it is above --max-runners {max_runners}; lower it or raise --max-runners"
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl Installation {
     /// Checks every rule that does not depend on other installations.
     pub fn validate(&self) -> Result<()> {
         validate_installation_name(&self.name, self.instances)?;
-        if self.instances == 0 || self.instances > MAX_INSTANCES {
-            return Err(Error::InvalidCount {
-                field: "--instances",
-                value: self.instances,
-                fix: format!("use a number from 1 to {MAX_INSTANCES}"),
-            });
-        }
-        // NB: each instance runs exactly one runner, so min/max mean nothing there (a note
-        // says so, see `warnings`) and are not held against the user.
-        if self.instances > 1 {
-            // Skips the count checks below.
-        } else if self.max_runners == 0 || self.max_runners > MAX_RUNNERS {
-            return Err(Error::InvalidCount {
-                field: "--max-runners",
-                value: self.max_runners,
-                fix: format!("use a number from 1 to {MAX_RUNNERS}"),
-            });
-        } else if self.min_runners > self.max_runners {
-            return Err(Error::InvalidCount {
-                field: "--min-runners",
-                value: self.min_runners,
-                fix: format!(
-                    "it is above --max-runners {}; lower it or raise --max-runners",
-                    self.max_runners
-                ),
-            });
-        }
+        check_counts(self.min_runners, self.max_runners, self.instances)?;
         for mount in &self.mounts {
             mount.validate()?;
         }

@@ -10,6 +10,7 @@ import {
   type ActivityItem_Serialize,
   type CheckStatus,
   type CheckView_Serialize,
+  type CountsCheck_Serialize,
   type DoctorView_Serialize,
   type FormField,
   type JobView_Serialize,
@@ -27,6 +28,8 @@ export type { CheckStatus, FormField, ProgressView, Settings, TrayView };
 // NB: the bindings type each struct twice: `_Serialize` is what the backend sends, and
 // `_Deserialize` what it accepts. The views only need one name for each.
 /** The cluster, the tray state and every runner. */
+/** The engine's verdict on the runner counts. */
+export type CountsCheck = CountsCheck_Serialize;
 export type Overview = Overview_Serialize;
 /** One configured runner and how it is doing. */
 export type RunnerView = RunnerView_Serialize;
@@ -86,6 +89,18 @@ export function doctor(): Promise<DoctorView> {
 /** The engine's complaint about one form field, or `null` when the value is fine. */
 export function validateField(field: FormField, value: string): Promise<string | null> {
   return guard(commands.validateField(field, value));
+}
+
+/** The engine's verdict on the runner counts, one message per field at fault. A count that
+ *  is not a whole number from 0 to 2^32 - 1 goes as `null` ("enter a whole number"). */
+export function validateCounts(
+  minRunners: number | null,
+  maxRunners: number | null,
+  instances: number | null,
+): Promise<CountsCheck> {
+  const count = (n: number | null) =>
+    typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : null;
+  return guard(commands.validateCounts(count(minRunners), count(maxRunners), count(instances)));
 }
 
 /** Saves (and deploys) a runner; resolves to its `runs-on:` line. */

@@ -16,6 +16,11 @@ export const commands = {
 	/**  Checks one form field with the engine's own rules; `None` when it is fine. */
 	validateField: (field: FormField, value: string) => __TAURI_INVOKE<string | null>("validate_field", { field, value }),
 	/**
+	 *  Checks the form's runner counts with the engine's rules (the same as `deskrun add`'s
+	 *  flags). `None` is a field left empty or not a whole number.
+	 */
+	validateCounts: (minRunners: number | null, maxRunners: number | null, instances: number | null) => __TAURI_INVOKE<CountsCheck_Serialize>("validate_counts", { minRunners, maxRunners, instances }),
+	/**
 	 *  Adds (or, with `replace`, changes) a runner: token to the keyring, settings to the config,
 	 *  then deploys it if the cluster runs. Returns the `runs-on:` line.
 	 */
@@ -120,6 +125,29 @@ export type CheckView_Serialize = {
 	message: string,
 	/**  What to do about it; `None` when it passed. */
 	fix: string | null,
+};
+
+/**  The engine's verdict on the form's runner counts: one message per field at fault. */
+export type CountsCheck = CountsCheck_Serialize | CountsCheck_Deserialize;
+
+/**  The engine's verdict on the form's runner counts: one message per field at fault. */
+export type CountsCheck_Deserialize = {
+	/**  About the minimum number of idle runners. */
+	min_runners?: string | null,
+	/**  About the maximum number of runners. */
+	max_runners?: string | null,
+	/**  About the number of instances. */
+	instances?: string | null,
+};
+
+/**  The engine's verdict on the form's runner counts: one message per field at fault. */
+export type CountsCheck_Serialize = {
+	/**  About the minimum number of idle runners. */
+	min_runners: string | null,
+	/**  About the maximum number of runners. */
+	max_runners: string | null,
+	/**  About the number of instances. */
+	instances: string | null,
 };
 
 /**  The environment checks behind `deskrun doctor`, for the diagnostics view. */

@@ -17,6 +17,11 @@ beforeEach(() => {
   vi.resetAllMocks();
   resetFakeApi();
   operations.current = null;
+  vi.mocked(api.validateCounts).mockResolvedValue({
+    min_runners: null,
+    max_runners: null,
+    instances: null,
+  });
   vi.mocked(api.validateField).mockImplementation(async (field, value) => {
     if (field === "name" && /[^a-z0-9-]/.test(value)) return BAD_NAME;
     if (field === "mount" && !value.startsWith("/")) return `mount "${value}": not absolute`;
@@ -218,6 +223,32 @@ test("with several instances, the runner counts give way to one runner each", as
   await expect.element(screen.getByLabelText("Idle runners")).toBeDisabled();
   await expect.element(screen.getByLabelText("Most runners")).toBeDisabled();
   await expect.element(screen.getByText(/3 separate scale sets/)).toHaveTextContent("ci-1");
+});
+
+test("the counts are checked together by the engine, and its message shows under the field", async () => {
+  const ABOVE = "--min-runners 4 is not valid: it is above --max-runners 2";
+  vi.mocked(api.validateCounts).mockImplementation(async (min, max) => ({
+    min_runners: min !== null && max !== null && min > max ? ABOVE : null,
+    max_runners: null,
+    instances: null,
+  }));
+  const { screen } = await renderEditor();
+  await fillValidPat(screen);
+  const save = screen.getByRole("button", { name: "Add runner" });
+  await expect.element(save).toBeEnabled();
+
+  await screen.getByLabelText("Idle runners").fill("4");
+  await screen.getByLabelText("Most runners").fill("2");
+  await expect.element(screen.getByText(ABOVE)).toBeVisible();
+  await expect
+    .element(screen.getByLabelText("Idle runners"))
+    .toHaveAttribute("aria-invalid", "true");
+  await expect.element(save).toBeDisabled();
+  expect(api.validateCounts).toHaveBeenLastCalledWith(4, 2, 1);
+
+  await screen.getByLabelText("Most runners").fill("5");
+  await expect.element(screen.getByText(ABOVE)).not.toBeInTheDocument();
+  await expect.element(save).toBeEnabled();
 });
 
 test("while another operation runs, Save waits for it and says so", async () => {
