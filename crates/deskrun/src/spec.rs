@@ -185,7 +185,7 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
     let invalid = |reason| Error::InvalidName {
         value: name.to_owned(),
         reason,
-        suggestion: suggest_name(name),
+        suggestion: suggest_name(name, instances),
     };
     if name.is_empty() {
         return Err(invalid("it is empty"));
@@ -229,8 +229,9 @@ pub fn validate_installation_name(name: &str, instances: u32) -> Result<()> {
     Ok(())
 }
 
-/// A DNS-1123 label close to `name`: lowercased, other characters replaced by `-`.
-fn suggest_name(name: &str) -> String {
+/// A DNS-1123 label close to `name`: lowercased, other characters replaced by `-`, short
+/// enough for `instances` instances' suffix.
+fn suggest_name(name: &str, instances: u32) -> String {
     let mapped: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
@@ -242,7 +243,8 @@ fn suggest_name(name: &str) -> String {
         }
     }
     let trimmed = collapsed.trim_matches('-');
-    let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN).collect();
+    let suffix = if instances > 1 { format!("-{instances}").len() } else { 0 };
+    let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN - suffix).collect();
     let cut = cut.trim_end_matches('-');
     if cut.is_empty() { "my-runner".to_owned() } else { cut.to_owned() }
 }
@@ -335,23 +337,37 @@ fn is_repo_name(s: &str) -> bool {
 /// Top-level paths GitHub serves its own pages under, so no account can have these names;
 /// ARC would take `https://github.com/settings` for an organization called "settings".
 const GITHUB_PAGES: &[&str] = &[
+    "about",
     "account",
     "apps",
     "codespaces",
+    "collections",
+    "contact",
+    "customer-stories",
+    "dashboard",
     "explore",
     "features",
     "issues",
+    "join",
     "login",
     "logout",
     "marketplace",
     "new",
     "notifications",
+    "pricing",
     "pulls",
+    "readme",
     "search",
+    "sessions",
     "settings",
+    "signup",
+    "site",
     "sponsors",
+    "stars",
     "topics",
+    "trending",
     "users",
+    "watching",
 ];
 
 /// Refuses hosts that are GitHub's but serve no repositories (`gist.github.com`,
@@ -1012,6 +1028,12 @@ impl Installation {
         if let Some(pair) = sources.windows(2).find(|pair| pair[0] == pair[1]) {
             return Err(Error::DuplicateMountSource { path: pair[0].display().to_string() });
         }
+        // NB: a hand-edited config reaches here too; what add's flags refuse, it must not
+        // smuggle in (an empty App ID, installation 0).
+        if let Auth::GithubApp { app_id, installation_id } = &self.auth {
+            parse_app_id(Some(app_id))?;
+            parse_installation_id(&installation_id.to_string())?;
+        }
         Ok(())
     }
 
@@ -1239,6 +1261,17 @@ mod tests {
     }
 
     #[test]
+    fn the_suggested_name_itself_fits_with_the_instance_suffix() {
+        let long = format!("My_{}", "x".repeat(60));
+        for instances in [1, 2, 10, MAX_INSTANCES] {
+            let Err(Error::InvalidName { suggestion, .. }) = validate_name(&long, instances) else {
+                panic!("{long} must be refused as not a DNS label");
+            };
+            assert_eq!(validate_name(&suggestion, instances), Ok(()), "{suggestion} x{instances}");
+        }
+    }
+
+    #[test]
     fn name_length_counts_the_instance_suffix() {
         let name = "a".repeat(MAX_SCALE_SET_NAME_LEN);
         assert!(validate_name(&name, 1).is_ok(), "42 characters fit without instances");
@@ -1417,6 +1450,8 @@ mod tests {
             ("https://github.com/enterprises/", "https://github.com/enterprises/NAME"),
             ("https://github.com/settings/tokens", "is one of GitHub's own pages"),
             ("https://github.com/marketplace", "is one of GitHub's own pages"),
+            ("https://github.com/pricing", "is one of GitHub's own pages"),
+            ("https://github.com/about/careers", "is one of GitHub's own pages"),
         ] {
             let err = GitHubUrl::parse(input).unwrap_err().to_string();
             assert!(err.contains(hint), "{input}: {err:?} should give the form {hint:?}");

@@ -403,12 +403,23 @@ mod tests {
                 "auth": {{"type": "pat"}}}}"#
             )
         };
+        let app = |installation_id: &str| {
+            format!(
+                r#""a": {{"name": "a", "repository": "https://github.com/o/r",
+                "min_runners": 1, "max_runners": 5, "instances": 1,
+                "auth": {{"type": "github-app", "app_id": "7",
+                "installation_id": {installation_id}}}}}"#
+            )
+        };
         let cases = [
             (inst("R1", "R1", 1, 1), "installation \"R1\""),
             (inst("r1", "r1", 9, 1), "--min-runners 9"),
             (inst("r1", "r2", 1, 1), "must be the same"),
             (inst("r1", "r1", 1, 0), "--instances 0"),
             (format!("{}, {}", inst("x", "x", 1, 2), inst("x-1", "x-1", 1, 1)), "x-1"),
+            (inst("arc", "arc", 1, 1), "reserved"),
+            (app("0"), "--installation-id \"0\""),
+            (app("12").replace(r#""app_id": "7""#, r#""app_id": "  ""#), "--app-id"),
         ];
         for (installations, needle) in cases {
             let text = format!(r#"{{"version": 1, "installations": {{{installations}}}}}"#);
