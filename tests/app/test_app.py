@@ -406,6 +406,8 @@ def test_adding_a_runner_stores_the_token_in_the_keyring_and_deploys_it(home, wi
     window.type("input[id$='-token']", TOKEN)
     # Untick the GitHub check: GitHub is not reachable from here.
     window.click("//label[contains(., 'Check credentials with GitHub')]/input")
+    # NB: the click scrolled the form to the checkbox; the screenshot shows it from the top.
+    window.run("document.querySelector('h1').scrollIntoView()")
     window.screenshot("add-form-light")
     window.click("button[type=submit]")
     window.wait_text("runs-on: web", timeout=90)

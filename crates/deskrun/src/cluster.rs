@@ -157,7 +157,9 @@ impl KindCluster {
     }
 
     /// Connects to the running cluster with its own kubeconfig, held in memory.
-    #[tracing::instrument(skip_all, fields(cluster = %self.name), err)]
+    // NB: debug: "no cluster" is a normal state (every start before the first `up`), and
+    // callers report real failures.
+    #[tracing::instrument(skip_all, fields(cluster = %self.name), err(level = "debug"))]
     pub async fn connect(&self) -> Result<ClusterHandle> {
         // NB: one kind process when the cluster runs (every `up` and `status`); only a
         // failure asks kind whether the cluster exists, to say so rather than kind's words.

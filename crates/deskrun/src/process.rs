@@ -151,7 +151,9 @@ impl Program {
     }
 
     /// Runs the program with `args`, writing `stdin` to it, and returns its stdout.
-    #[tracing::instrument(skip_all, fields(program = self.name), err)]
+    // NB: debug: a failing child is often an answer (`kind get kubeconfig` of no cluster),
+    // and its caller says what it means.
+    #[tracing::instrument(skip_all, fields(program = self.name), err(level = "debug"))]
     pub async fn run(&self, args: &[OsString], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
         let command_line = self.command_line(args);
         tracing::debug!(command = %command_line, "running");

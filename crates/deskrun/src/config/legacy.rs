@@ -176,10 +176,33 @@ pub fn import(
             }
         }
     }
+    let text = serde_json::to_string_pretty(&old).unwrap_or_default();
     let scrubbed = ConfigStore { path: path.to_path_buf() };
-    scrubbed.write_text(&serde_json::to_string_pretty(&old).unwrap_or_default())?;
+    if hard_links(path) > 1 {
+        // NB: a rename would give this name a new file and leave the plaintext in the
+        // other names of the old one; overwriting in place scrubs them all. The tokens are
+        // in the keyring already, so a torn write loses nothing.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .and_then(|mut file| {
+                use std::io::Write;
+                file.write_all(format!("{}\n", text.trim_end()).as_bytes())?;
+                file.sync_all()
+            })
+            .map_err(|source| scrubbed.io_error("overwrite", source))?;
+    } else {
+        scrubbed.write_text(&text)?;
+    }
     drop(lock);
     Ok(Some(report))
+}
+
+/// How many names the file at `path` has (1 when it cannot tell).
+fn hard_links(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or(1, |meta| meta.nlink())
 }
 
 /// The old entry as an installation, or why it cannot be one (its token is in the keyring

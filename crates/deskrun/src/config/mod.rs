@@ -323,8 +323,11 @@ impl ConfigStore {
     }
 
     /// Replaces the file with `text` atomically: temp file, fsync, rename, directory fsync.
+    /// A symlinked file (a dotfiles checkout) stays a symlink: the file it points at is the
+    /// one replaced.
     fn write_text(&self, text: &str) -> Result<()> {
-        let dir = self.dir();
+        let real = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        let dir = real.parent().unwrap_or(Path::new("."));
         let text = format!("{}\n", text.trim_end());
         let mut temp = tempfile::Builder::new()
             .prefix(".config.json.")
@@ -333,7 +336,7 @@ impl ConfigStore {
         temp.write_all(text.as_bytes())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|source| self.io_error("write", source))?;
-        temp.persist(&self.path).map_err(|e| self.io_error("replace", e.error))?;
+        temp.persist(&real).map_err(|e| self.io_error("replace", e.error))?;
         // NB: the rename is only durable once the directory entry is synced too.
         File::open(dir)
             .and_then(|d| d.sync_all())

@@ -175,6 +175,57 @@ fn the_original_config_is_imported_and_its_plaintext_tokens_scrubbed() {
     assert!(!stderr(&again).contains("Moved"), "the import runs once: {}", stderr(&again));
 }
 
+/// What an audit found: an old config that was a symlink (a dotfiles checkout) or had a
+/// second hard link kept its plaintext token in the real file or the other link, because
+/// the scrub replaced only the name it was given.
+#[test]
+fn an_original_config_behind_a_symlink_or_hard_link_is_scrubbed_everywhere() {
+    let entry = |token: &str| {
+        json!({"installations": {"one": {"Name": "one", "Repository": "https://github.com/a/b",
+            "ContainerMode": "kubernetes", "MinRunners": 1, "MaxRunners": 2, "CachePaths": [],
+            "AuthType": "pat", "AuthValue": token}}})
+        .to_string()
+    };
+    for link in ["symlink", "hard link"] {
+        let home = Home::new();
+        let legacy_dir = home.dir.path().join("home").join(".deskrun");
+        std::fs::create_dir_all(&legacy_dir).unwrap();
+        let real = home.dir.path().join("dotfiles-config.json");
+        std::fs::write(&real, entry(TOKEN)).unwrap();
+        let legacy = legacy_dir.join("config.json");
+        if link == "symlink" {
+            std::os::unix::fs::symlink(&real, &legacy).unwrap();
+        } else {
+            std::fs::hard_link(&real, &legacy).unwrap();
+        }
+        let out = home.ok(&["list"]);
+        assert!(stderr(&out).contains("Moved the plaintext tokens"), "{link}: {}", stderr(&out));
+        for name in [&real, &legacy] {
+            let text = std::fs::read_to_string(name).unwrap();
+            assert!(!text.contains(TOKEN), "{link}: {} still holds the token", name.display());
+        }
+        assert_eq!(home.keyring_lookup("one").as_deref(), Some(TOKEN), "{link}");
+        if link == "symlink" {
+            assert!(legacy.symlink_metadata().unwrap().is_symlink(), "the symlink stays one");
+        }
+    }
+}
+
+/// deskrun's own config behind a symlink (a dotfiles checkout) stays a symlink when saved.
+#[test]
+fn a_symlinked_config_stays_a_symlink() {
+    let home = Home::new();
+    let real = home.dir.path().join("dotfiles-deskrun.json");
+    std::fs::write(&real, r#"{"version": 1}"#).unwrap();
+    std::fs::create_dir_all(home.config_dir()).unwrap();
+    std::os::unix::fs::symlink(&real, home.config_path()).unwrap();
+    let add = ["add", "r", "-r", "https://github.com/o/r", "--no-deploy", "--no-verify"];
+    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(home.config_path().symlink_metadata().unwrap().is_symlink(), "still a symlink");
+    assert!(std::fs::read_to_string(&real).unwrap().contains("\"r\""), "the real file has r");
+}
+
 /// ARC's listener keeps its own copy of the credentials: a changed token must update the
 /// Secret and recreate the listener, or the runners keep using the old token.
 #[tokio::test]
@@ -224,14 +275,41 @@ async fn changed_credentials_update_the_secret_and_restart_the_listener() {
     assert_eq!(home.keyring_lookup("web").as_deref(), Some(new_token.as_str()), "keyring updated");
 }
 
-/// A distinctive token must appear nowhere but the keyring and the credentials Secret: not
-/// in the config dir, in any output or log, in Helm values, in other objects, or in the
-/// arguments of the programs deskrun runs.
-#[tokio::test]
+/// A distinctive token (and a GitHub App's private key) must appear nowhere but the keyring
+/// and the credentials Secrets: not in the config dir, in any output or log, in Helm values,
+/// in other objects, or in the arguments of the programs deskrun runs. The commands include
+/// the GitHub preflight (against a local GitHub), doctor and the cluster commands.
+#[tokio::test(flavor = "multi_thread")]
 async fn the_token_leaks_nowhere() {
     let _cluster = exclusive_cluster().await;
     let home = Home::new();
     let token = "ghp_LeakCanary7f3a9c1e5b2d8f4a6c0e9b7d5f3a1c8e";
+    let github = wiremock::MockServer::start().await;
+    for (verb, route, status, body) in [
+        ("GET", "/repos/acme/app/installation", 200, json!({"id": 4242})),
+        (
+            "POST",
+            "/app/installations/4242/access_tokens",
+            201,
+            json!({"token": "ghs_x", "expires_at": "2026-12-03T18:00:00Z"}),
+        ),
+        (
+            "POST",
+            "/repos/acme/app/actions/runners/registration-token",
+            201,
+            json!({"token": "AABB", "expires_at": "2026-12-03T18:00:00Z"}),
+        ),
+    ] {
+        wiremock::Mock::given(wiremock::matchers::method(verb))
+            .and(wiremock::matchers::path(route))
+            .respond_with(wiremock::ResponseTemplate::new(status).set_body_json(body))
+            .mount(&github)
+            .await;
+    }
+    let key_file = write_test_key(home.dir.path());
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    // A whole line of the key's body: distinctive, and what any leak of the PEM carries.
+    let key_line = key.lines().nth(3).unwrap().to_owned();
     let argv_log = home.dir.path().join("helm-argv.log");
     let env_log = home.dir.path().join("helm-env.log");
     let shim_dir = home.dir.path().join("shim");
@@ -255,6 +333,7 @@ async fn the_token_leaks_nowhere() {
     let run_with = |args: &[&str], stdin: Option<&str>, token_env: Option<&str>| {
         let mut cmd = home.cmd();
         cmd.args(args).arg("--verbose").env("PATH", &path).env("RUST_LOG", "trace");
+        cmd.env("DESKRUN_GITHUB_API_URL", github.uri());
         if let Some(token) = token_env {
             cmd.env("DESKRUN_TOKEN", token);
         }
@@ -274,9 +353,25 @@ async fn the_token_leaks_nowhere() {
         &["add", "canary", "-r", "https://github.com/acme/app", "--no-verify", "--token-stdin"],
         Some(token),
     );
+    // Checked with GitHub (the preflight path), and an App whose installation is looked up.
+    run(&["add", "checked", "-r", "https://github.com/acme/app", "--token-stdin"], Some(token));
+    let app = ["add", "app", "-r", "https://github.com/acme/app", "--auth-type", "github-app"];
+    run(
+        &[&app[..], &["--app-id", "77", "--private-key-file", key_file.to_str().unwrap()]].concat(),
+        None,
+    );
     run(&["up"], None);
     run(&["status", "--output", "json"], None);
+    run(&["status"], None);
     run(&["list", "--output", "json"], None);
+    run(&["cluster", "status", "--output", "json"], None);
+    // doctor reports problems (no Docker here) with a non-zero exit: its output counts anyway.
+    let doctor =
+        home.cmd().args(["doctor", "--verbose"]).env("RUST_LOG", "trace").output().unwrap();
+    outputs.borrow_mut().push_str(&stdout(&doctor));
+    outputs.borrow_mut().push_str(&stderr(&doctor));
+    run(&["remove", "checked"], None);
+    run(&["remove", "app"], None);
     // The rotated token comes through DESKRUN_TOKEN, which deskrun's children never inherit.
     let rotated = format!("{token}X");
     let replace = ["add", "canary", "-r", "https://github.com/acme/app", "--no-verify"];
@@ -291,16 +386,21 @@ async fn the_token_leaks_nowhere() {
         base64::engine::general_purpose::STANDARD.encode(token)
     };
     assert!(!outputs.contains(&encoded), "the base64 token appeared in output or logs");
+    assert!(!outputs.contains(&key_line), "the App key appeared in deskrun's output or logs");
 
     for entry in walk(&home.config_dir()) {
         let text = std::fs::read(&entry).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&text).contains(token), "token in {}", entry.display());
+        let text = String::from_utf8_lossy(&text);
+        assert!(!text.contains(token), "token in {}", entry.display());
+        assert!(!text.contains(&key_line), "App key in {}", entry.display());
     }
     let argv = std::fs::read_to_string(&argv_log).expect("helm was run through the shim");
     assert!(!argv.contains(token), "the token was in helm's arguments");
+    assert!(!argv.contains(&key_line), "the App key was in helm's arguments");
     let env = std::fs::read_to_string(&env_log).expect("helm's environment was recorded");
     assert!(env.contains("PATH="), "the environment record is real: {env}");
     assert!(!env.contains(token), "the token was in helm's environment (DESKRUN_TOKEN)");
+    assert!(!env.contains(&key_line), "the App key was in helm's environment");
     let kind_calls =
         std::path::Path::new(&harness_env("DESKRUN_TEST_STATE")).join("kind-calls.log");
     assert!(!std::fs::read_to_string(kind_calls).unwrap().contains(token), "token in kind's argv");
@@ -309,19 +409,25 @@ async fn the_token_leaks_nowhere() {
         &["add", "canary", "-r", "https://github.com/acme/app", "--no-verify", "--token-stdin"],
         Some(token),
     );
+    run(
+        &[&app[..], &["--app-id", "77", "--private-key-file", key_file.to_str().unwrap()]].concat(),
+        None,
+    );
     let client = client().await;
     let secrets: kube::Api<Secret> = kube::Api::all(client.clone());
     for secret in secrets.list(&ListParams::default()).await.unwrap().items {
         let name = secret.metadata.name.clone().unwrap_or_default();
-        if name == "deskrun-canary-github" {
+        if name == "deskrun-canary-github" || name == "deskrun-app-github" {
             continue;
         }
         let blob = serde_json::to_string(&secret).unwrap();
         assert!(!blob.contains(token), "token in Secret {name}");
+        assert!(!blob.contains(&key_line), "App key in Secret {name}");
         // Helm's records are base64 of gzip: decode them too.
         if let Some(release) = secret.data.as_ref().and_then(|d| d.get("release")) {
             let decoded = helm_record(&release.0);
             assert!(!decoded.contains(token), "token in Helm release record {name}");
+            assert!(!decoded.contains(&key_line), "App key in Helm release record {name}");
         }
     }
     for kind in
@@ -331,6 +437,7 @@ async fn the_token_leaks_nowhere() {
             kube::Api::all_with(client.clone(), &arc_resource(kind));
         let blob = serde_json::to_string(&api.list(&ListParams::default()).await.unwrap()).unwrap();
         assert!(!blob.contains(token), "token in {kind}");
+        assert!(!blob.contains(&key_line), "App key in {kind}");
     }
     use k8s_openapi::api::{apps::v1 as apps, core::v1 as corev1, rbac::v1 as rbac};
     let everything_else = [
@@ -344,6 +451,7 @@ async fn the_token_leaks_nowhere() {
     ];
     for (kind, blob) in everything_else {
         assert!(!blob.contains(token), "token in {kind}");
+        assert!(!blob.contains(&key_line), "App key in {kind}");
     }
 }
 
