@@ -34,16 +34,14 @@ pub enum Error {
         reason: String,
     },
     /// Docker is not running or not reachable, which kind needs.
-    #[error(
-        "the Docker daemon is not reachable through {tried} ({detail}); start Docker (or \
-         Docker Desktop), or point DOCKER_HOST (or `docker context use`) at the running one, \
-         then try again"
-    )]
+    #[error("the Docker daemon is not reachable through {tried} ({detail}); {fix}, then try again")]
     DockerUnavailable {
         /// Where kind looked for Docker: DOCKER_HOST, the docker context, or the default.
         tried: String,
         /// The line of output that told us.
         detail: String,
+        /// What to do about this kind of failure.
+        fix: &'static str,
     },
     /// The program ran and failed.
     #[error("`{command}` failed with {status}: {stderr}")]
@@ -175,8 +173,9 @@ impl Program {
             return Ok(output.stdout);
         }
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        if let Some(detail) = docker_unavailable(&stderr) {
-            return Err(Error::DockerUnavailable { tried: docker_endpoint().to_string(), detail });
+        if let Some((detail, fix)) = docker_unavailable(&stderr) {
+            let tried = docker_endpoint().to_string();
+            return Err(Error::DockerUnavailable { tried, detail, fix });
         }
         Err(Error::Failed { command: command_line, status: output.status, stderr })
     }
@@ -320,17 +319,37 @@ fn context_endpoint(config_dir: &Path, context: &str) -> (Option<String>, bool) 
 }
 
 /// Recognises kind's ways of saying that Docker is missing or stopped.
-fn docker_unavailable(stderr: &str) -> Option<String> {
-    const SIGNS: [&str; 4] = [
-        "Cannot connect to the Docker daemon",
-        "\"docker\": executable file not found",
-        "failed to connect to the docker API",
-        "error during connect",
+fn docker_unavailable(stderr: &str) -> Option<(String, &'static str)> {
+    const START: &str = "start Docker (or Docker Desktop), or point DOCKER_HOST (or `docker \
+                         context use`) at the running one";
+    const SIGNS: [(&str, &str); 7] = [
+        (
+            "permission denied while trying to connect to the Docker daemon",
+            "Docker runs, but this user may not use it: add it to the docker group (`sudo \
+             usermod -aG docker $USER`) and log in again, or use rootless Docker",
+        ),
+        (
+            "context not found",
+            "the docker context does not exist: list them with `docker context ls` and pick one \
+             with `docker context use NAME` (or unset DOCKER_CONTEXT)",
+        ),
+        (
+            "is not found on the file system",
+            "the docker context does not exist: list them with `docker context ls` and pick one \
+             with `docker context use NAME` (or unset DOCKER_CONTEXT)",
+        ),
+        ("Cannot connect to the Docker daemon", START),
+        (
+            "\"docker\": executable file not found",
+            "install Docker (https://docs.docker.com/get-docker/)",
+        ),
+        ("failed to connect to the docker API", START),
+        ("error during connect", START),
     ];
-    stderr
-        .lines()
-        .find(|line| SIGNS.iter().any(|sign| line.contains(sign)))
-        .map(|line| line.trim().to_owned())
+    stderr.lines().find_map(|line| {
+        let (_, fix) = SIGNS.iter().find(|(sign, _)| line.contains(sign))?;
+        Some((line.trim().to_owned(), *fix))
+    })
 }
 
 #[cfg(test)]
@@ -408,7 +427,16 @@ mod tests {
     fn docker_down_is_recognised_in_kind_output() {
         let stderr = "ERROR: failed to list clusters: command \"docker ps\" failed\n\
                       Cannot connect to the Docker daemon at unix:///var/run/docker.sock.";
-        assert!(docker_unavailable(stderr).is_some());
+        assert!(docker_unavailable(stderr).is_some_and(|(_, fix)| fix.contains("start Docker")));
         assert!(docker_unavailable("some other failure").is_none());
+        let denied = "ERROR: failed to list clusters: command \"docker ps\" failed\npermission \
+                      denied while trying to connect to the Docker daemon socket at \
+                      unix:///var/run/docker.sock: dial unix /var/run/docker.sock: connect: \
+                      permission denied";
+        let (_, fix) = docker_unavailable(denied).expect("permission denied is recognised");
+        assert!(fix.contains("usermod -aG docker"), "{fix}");
+        let no_context = "context \"lab\": context not found: open /root/.docker/contexts/meta/x";
+        let (_, fix) = docker_unavailable(no_context).expect("a missing context is recognised");
+        assert!(fix.contains("docker context ls"), "{fix}");
     }
 }

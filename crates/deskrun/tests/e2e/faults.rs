@@ -518,6 +518,27 @@ fn docker_unreachable_says_where_it_looked() {
     assert!(err.contains("Docker daemon is not reachable"), "{err}");
     assert!(err.contains("DOCKER_HOST=unix:///run/user/1000/docker.sock"), "what was tried: {err}");
     assert!(!home.config_path().exists(), "nothing is written");
+    // Docker running but not this user's to use, and a docker context that is gone: each
+    // with its own fix (the docker CLI's words, as kind passes them on).
+    for (docker_says, fix) in [
+        (
+            "permission denied while trying to connect to the Docker daemon socket at \
+             unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.51/info\": \
+             dial unix /var/run/docker.sock: connect: permission denied",
+            "usermod -aG docker",
+        ),
+        (
+            "context \"lab\": context not found: open /root/.docker/contexts/meta/1/meta.json",
+            "docker context ls",
+        ),
+    ] {
+        let out =
+            home.cmd().arg("up").env("KIND_STANDIN_DOCKER_ERROR", docker_says).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(fix), "{docker_says}: {err}");
+        assert!(!home.config_path().exists(), "nothing is written");
+    }
 }
 
 /// What the user saw: two commands started at once on first use both imported, and the
