@@ -115,6 +115,26 @@ test("a stopped cluster offers to start, and shows the start's steps", async () 
     .not.toBeInTheDocument();
 });
 
+test("after Pause, the window offers Resume, which deploys the runners again", async () => {
+  vi.mocked(api.overview).mockResolvedValue(
+    overviewOf([
+      runnerOf({ state: "not-deployed" }),
+      runnerOf({ name: "api", state: "not-deployed" }),
+    ]),
+  );
+  vi.mocked(api.startRunners).mockResolvedValue(undefined);
+  const { screen } = await renderLive();
+
+  await expect
+    .element(screen.getByRole("button", { name: "Pause all runners" }))
+    .not.toBeInTheDocument();
+  // What the overview says once the runners are deployed again.
+  vi.mocked(api.overview).mockResolvedValue(overviewOf([runnerOf()]));
+  await screen.getByRole("button", { name: "Resume all runners" }).click();
+  expect(api.startRunners).toHaveBeenCalledWith(false, expect.any(Function));
+  await expect.element(screen.getByRole("button", { name: "Pause all runners" })).toBeVisible();
+});
+
 test("remove asks first, then removes with progress", async () => {
   vi.mocked(api.overview).mockResolvedValue(overviewOf([runnerOf({ name: "web" })]));
   const { screen } = await renderLive();
