@@ -43,6 +43,9 @@ pub async fn restart(app: &AppHandle) {
     // NB: before any await: nothing is announced until the watch has listed the cluster.
     let mut events = watch.subscribe_lossless();
     let mut synced = watch.synced_signal();
+    // NB: the board changes before some events arrive (a finished job waits for its result
+    // from GitHub), and the tray shows the board.
+    let mut board = watch.board_signal();
     if let Ok(mut slot) = state.watch.lock() {
         *slot = Some(Watching { watch, cluster: Watching::cluster_of(&config), results });
     }
@@ -58,6 +61,12 @@ pub async fn restart(app: &AppHandle) {
                     None => break,
                 },
                 changed = synced.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    tray::refresh(&app);
+                }
+                changed = board.changed() => {
                     if changed.is_err() {
                         break;
                     }

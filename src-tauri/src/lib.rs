@@ -53,6 +53,12 @@ pub fn run() {
     let builder = specta_builder();
     let hidden = std::env::args().any(|arg| arg == "--hidden");
     let app = tauri::Builder::default()
+        // NB: first, as the plugin asks: a second process must stop before it sets anything
+        // up. It shows the running app's window (also when that one runs --hidden).
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("deskrun-app started again; showing the running one");
+            window::show(app, None);
+        }))
         .plugin(tauri_plugin_notification::init())
         // NB: started at login it goes to the tray only; the user opens the window.
         .plugin(tauri_plugin_autostart::init(

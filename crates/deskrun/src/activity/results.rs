@@ -93,6 +93,19 @@ impl JobResults {
         }
     }
 
+    /// Asks the GitHub at `api_base` about scale set `scale_set`'s jobs with a fixed PAT
+    /// (for tests of what waits on the answer).
+    #[cfg(test)]
+    pub(crate) fn fixed(scale_set: &str, api_base: &str, token: &str) -> Self {
+        let access = Arc::new(Access {
+            installation: scale_set.to_owned(),
+            auth: Auth::Pat,
+            api: GitHubApi::with_base(api_base),
+        });
+        let by_scale_set = HashMap::from([(scale_set.to_owned(), access)]);
+        Self::with(by_scale_set, SecretSource::Fixed(Secret::from(token.to_owned())), Vec::new())
+    }
+
     fn with(
         by_scale_set: HashMap<String, Arc<Access>>,
         secrets: SecretSource,

@@ -40,6 +40,7 @@ pub struct ActivityWatch {
     lossless: LosslessSubscribers,
     board: Arc<Mutex<RunnerBoard>>,
     synced: watch::Receiver<bool>,
+    revision: watch::Receiver<u64>,
 }
 
 /// Starts watching the runners in [`ARC_NAMESPACE`] through `client`, completing finished
@@ -64,6 +65,7 @@ fn spawn(
 ) -> (ActivityWatch, broadcast::Receiver<ActivityEvent>) {
     let (events, first) = broadcast::channel(CHANNEL_CAPACITY);
     let (synced_tx, synced) = watch::channel(false);
+    let (revision_tx, revision) = watch::channel(0);
     let board = Arc::new(Mutex::new(RunnerBoard::new()));
     let lossless = LosslessSubscribers::default();
     let cancel = CancellationToken::new();
@@ -74,9 +76,11 @@ fn spawn(
         lossless: Arc::clone(&lossless),
         board: Arc::clone(&board),
         synced: synced_tx,
+        revision: revision_tx,
     };
     let task = tokio::spawn(feed.run(observations, settings, cancel.clone()));
-    let watch = ActivityWatch { cancel, task: Some(task), events, lossless, board, synced };
+    let watch =
+        ActivityWatch { cancel, task: Some(task), events, lossless, board, synced, revision };
     (watch, first)
 }
 
@@ -120,6 +124,13 @@ impl ActivityWatch {
         self.synced.clone()
     }
 
+    /// A signal that changes whenever the board does, for a consumer that shows the board
+    /// (the tray): a finished job leaves the board at once, while its event waits for
+    /// GitHub's answer about the result.
+    pub fn board_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revision.clone()
+    }
+
     /// Stops the loop and waits for it to end.
     pub async fn stop(mut self) {
         self.cancel.cancel();
@@ -146,6 +157,7 @@ struct Feed {
     lossless: LosslessSubscribers,
     board: Arc<Mutex<RunnerBoard>>,
     synced: watch::Sender<bool>,
+    revision: watch::Sender<u64>,
 }
 
 impl Feed {
@@ -175,7 +187,11 @@ impl Feed {
             };
             for event in derived.events {
                 if derived.announce && matches!(event, ActivityEvent::JobFinished { .. }) {
-                    // NB: asking GitHub takes a moment (and retries); other events go on.
+                    // NB: asking GitHub takes a moment (and retries, up to 15 s); other
+                    // events go on, and the job leaves the board now: the tray must not
+                    // stay busy while the notification waits for its result. The resolved
+                    // event applies again, harmlessly.
+                    self.apply(&event);
                     let results = self.results.clone();
                     lookups.spawn(async move { results.resolve(event).await });
                 } else {
@@ -185,12 +201,18 @@ impl Feed {
             if self.tracker.synced() && !*self.synced.borrow() {
                 self.board.lock().unwrap_or_else(PoisonError::into_inner).mark_synced();
                 self.synced.send_replace(true);
+                self.revision.send_modify(|r| *r += 1);
             }
         }
     }
 
+    fn apply(&self, event: &ActivityEvent) {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner).apply(event);
+        self.revision.send_modify(|r| *r += 1);
+    }
+
     fn publish(&self, event: ActivityEvent, announce: bool) {
-        self.board.lock().unwrap_or_else(PoisonError::into_inner).apply(&event);
+        self.apply(&event);
         if announce {
             let mut lossless = self.lossless.lock().unwrap_or_else(PoisonError::into_inner);
             lossless.retain(|subscriber| subscriber.send(event.clone()).is_ok());
@@ -377,6 +399,64 @@ mod tests {
             matches!(broadcast.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))),
             "the burst overflows the broadcast, or this test proves nothing"
         );
+    }
+
+    /// What the app showed: the tray stayed busy for up to 15 s after a job ended, while the
+    /// finished event waited for GitHub to say the job's result.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_finished_job_leaves_the_board_before_its_result_is_known() {
+        let github = wiremock::MockServer::start().await;
+        let completed = json!({"id": 77, "name": "job 1", "status": "completed",
+            "conclusion": "success", "runner_name": "web-u1",
+            "started_at": "2026-01-02T03:04:05Z", "completed_at": "2026-01-02T03:06:15Z"});
+        wiremock::Mock::given(wiremock::matchers::path("/repos/acme/web/actions/jobs/77"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(completed)
+                    .set_delay(Duration::from_secs(2)),
+            )
+            .mount(&github)
+            .await;
+        let (feed, stream) = mpsc::unbounded();
+        let results = JobResults::fixed("web", &github.uri(), "ghp_x");
+        let (watch, mut events) = spawn(stream.boxed(), results, ActivitySettings::default());
+        for observed in [
+            Observed::Runner(Event::Init),
+            Observed::Runner(Event::InitDone),
+            Observed::ScaleSet(Event::Init),
+            Observed::ScaleSet(Event::InitDone),
+            Observed::Failed(Source::Listeners),
+        ] {
+            feed.unbounded_send(observed).unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), watch.synced()).await.expect("synced");
+        let mut running = runner("u1", Some(1));
+        running.data["status"]["jobId"] = json!("77");
+        feed.unbounded_send(Observed::Runner(Event::Apply(running.clone()))).unwrap();
+        while !matches!(next(&mut events).await, ActivityEvent::JobStarted(_)) {}
+        let mut board = watch.board_signal();
+        board.borrow_and_update();
+        assert_eq!(watch.board().summary().jobs_running, 1);
+
+        feed.unbounded_send(Observed::Runner(Event::Delete(running))).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), async {
+            while watch.board().summary().jobs_running > 0 {
+                board.changed().await.expect("the loop runs");
+            }
+        })
+        .await
+        .expect("the job leaves the board within a second, not when GitHub answers");
+        let finished = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let ActivityEvent::JobFinished { result, .. } = next(&mut events).await {
+                    return result;
+                }
+            }
+        })
+        .await
+        .expect("the finished event follows");
+        assert_eq!(finished, super::super::JobResult::Succeeded, "with GitHub's result");
+        assert_eq!(watch.board().summary().jobs_running, 0, "applying it again is harmless");
     }
 
     #[tokio::test]

@@ -44,15 +44,48 @@ pub struct Cli {
     command: Command,
 }
 
+const LIST_AFTER_HELP: &str = "\
+With --output json: an array, one object per installation (never a secret):
+  [{name, repository, mode, min_runners, max_runners, instances, mounts, auth: {type, …},
+    scale_sets: [..], runs_on}]
+Fields are only ever added.";
+
+const STATUS_AFTER_HELP: &str = "\
+With --output json:
+  {cluster: {name, context, running},
+   runners: [{name, installation, deployed, phase, listener, running, pending, failed,
+              jobs: [{runner, job, repository, workflow_run_id}]}]}
+Fields are only ever added. With --watch, the status object comes first, then one event
+object per line.
+
+Examples:
+  deskrun status                 # every runner
+  deskrun status web -o json     # one installation, for scripts";
+
+const UP_AFTER_HELP: &str = "\
+up prints its plan before it applies it, a line per change:
+  + deploy scale set web          (new)
+  ~ update scale set api (...)    (changed, with what changed)
+  - remove scale set old          (no longer configured)
+then applies the changes, each with its progress. Nothing changed: \"Nothing to change\",
+and no write to the cluster. A change that needs new host paths mapped into the kind node
+needs the cluster recreated: up asks first (or --recreate-cluster says yes).
+
+Examples:
+  deskrun up                     # after add --no-deploy, a config edit, or a reboot
+  deskrun up --recreate-cluster  # after adding a --mount of a new host path";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add a runner installation: save it (token in the OS keyring) and deploy it.
     #[command(after_help = add::AFTER_HELP)]
     Add(Box<AddArgs>),
     /// List the configured runner installations.
+    #[command(after_help = LIST_AFTER_HELP)]
     List(OutputArgs),
     /// Show the cluster and, per runner: phase, listener, runners running/pending/failed,
     /// and the jobs they run.
+    #[command(after_help = STATUS_AFTER_HELP)]
     Status(StatusArgs),
     /// Remove an installation from the cluster, the config and the keyring.
     Remove {
@@ -61,6 +94,7 @@ enum Command {
     },
     /// Make the cluster match the config: create the cluster if missing, install or upgrade
     /// ARC, deploy or update every scale set, remove those no longer configured.
+    #[command(after_help = UP_AFTER_HELP)]
     Up(UpArgs),
     /// Remove every scale set from the cluster; the config is kept, `up` brings them back.
     Down,
@@ -188,7 +222,8 @@ struct AddArgs {
     /// GitHub App ID (or client ID), with --auth-type github-app.
     #[arg(long, value_name = "ID")]
     app_id: Option<String>,
-    /// GitHub App installation ID, with --auth-type github-app.
+    /// GitHub App installation ID, with --auth-type github-app. Omitted: deskrun looks it up
+    /// through GitHub's API with the App's key (so --no-verify needs it given).
     #[arg(long, value_name = "ID")]
     installation_id: Option<String>,
     /// GitHub App private key file (PEM), with --auth-type github-app.

@@ -176,6 +176,34 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     };
     let names: BTreeSet<_> = sets.iter().filter_map(|s| s.metadata.name.clone()).collect();
     assert_eq!(names, BTreeSet::from(["app", "dind", "k8s", "priv-1", "priv-2"].map(String::from)));
+    // What every scale set must say: (name, URL, Secret, min, max, container hook or none).
+    let k8s_hook = Some("/home/runner/k8s/index.js");
+    let novolume_hook = Some("/home/runner/k8s-novolume/index.js");
+    let app_url = "https://github.com/acme/app";
+    for (name, url, secret, min, max, hook) in [
+        ("k8s", app_url, "deskrun-k8s-github", 0, 3, k8s_hook),
+        ("priv-1", app_url, "deskrun-priv-github", 1, 1, novolume_hook),
+        ("priv-2", app_url, "deskrun-priv-github", 1, 1, novolume_hook),
+        ("dind", "https://github.com/acme", "deskrun-dind-github", 1, 5, None),
+        ("app", app_url, "deskrun-app-github", 1, 5, k8s_hook),
+    ] {
+        let spec = &by_name(name).data["spec"];
+        assert_eq!(spec["githubConfigUrl"], url, "{name}'s URL");
+        assert_eq!(spec["githubConfigSecret"], secret, "{name}'s Secret");
+        assert_eq!(
+            (&spec["minRunners"], &spec["maxRunners"]),
+            (&json!(min), &json!(max)),
+            "{name}"
+        );
+        let runner = runner_container(by_name(name));
+        assert_eq!(
+            env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOKS").as_deref(),
+            hook,
+            "{name}'s container mode"
+        );
+        let template = env_of(runner, "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE");
+        assert_eq!(template.is_some(), name.starts_with("priv"), "{name}'s hook template env");
+    }
     let k8s = by_name("k8s");
     assert_eq!(k8s.data["spec"]["githubConfigUrl"], "https://github.com/acme/app");
     assert_eq!(k8s.data["spec"]["githubConfigSecret"], "deskrun-k8s-github");
@@ -228,13 +256,34 @@ async fn add_and_up_deploy_every_mode_and_a_second_up_writes_nothing() {
     );
 
     let maps: kube::Api<ConfigMap> = kube::Api::namespaced(client.clone(), NS);
-    let hook = maps.get("deskrun-priv-1-hook").await.expect("hook ConfigMap");
-    let template = hook.data.unwrap().into_values().next().unwrap();
-    for needle in
-        ["privileged: true", "SYS_ADMIN", "SYSTEMD_IGNORE_CHROOT", "/sys/fs/cgroup", "/root/.npm"]
-    {
-        assert!(template.contains(needle), "hook template has {needle}: {template}");
+    for instance in ["priv-1", "priv-2"] {
+        let volumes = by_name(instance).data["spec"]["template"]["spec"]["volumes"].to_string();
+        let map = format!("deskrun-{instance}-hook");
+        assert!(volumes.contains(&map), "{instance} mounts its own hook ConfigMap: {volumes}");
+        let hook = maps.get(&map).await.expect("hook ConfigMap");
+        let template = hook.data.unwrap().into_values().next().unwrap();
+        let cache = format!("priv/instance-{}/var_lib_docker", &instance[5..]);
+        for needle in [
+            "privileged: true",
+            "SYS_ADMIN",
+            "SYSTEMD_IGNORE_CHROOT",
+            "/sys/fs/cgroup",
+            "/root/.npm",
+            &cache,
+        ] {
+            assert!(template.contains(needle), "{map} has {needle}: {template}");
+        }
     }
+    let other_maps: Vec<String> = maps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|m| m.metadata.name)
+        .filter(|n| n.ends_with("-hook"))
+        .collect();
+    assert_eq!(other_maps, ["deskrun-priv-1-hook", "deskrun-priv-2-hook"], "hooks only for priv");
 
     let dind = by_name("dind");
     assert_eq!(dind.data["spec"]["githubConfigUrl"], "https://github.com/acme");

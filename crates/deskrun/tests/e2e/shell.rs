@@ -58,4 +58,12 @@ fn help_documents_exit_codes_and_json_shapes() {
     assert!(doctor.contains("\"summary\""), "the JSON shape is documented: {doctor}");
     let hosts = stdout(&home.ok(&["cluster-host", "--help"]));
     assert!(hosts.contains("JSON (list --output json)"), "{hosts}");
+    let list = stdout(&home.ok(&["list", "--help"]));
+    assert!(list.contains("runs_on}]"), "list's JSON shape is documented: {list}");
+    let status = stdout(&home.ok(&["status", "--help"]));
+    assert!(status.contains("jobs: [{runner, job"), "status's JSON shape: {status}");
+    let up = stdout(&home.ok(&["up", "--help"]));
+    assert!(up.contains("+ deploy scale set") && up.contains("Nothing to change"), "{up}");
+    let add = stdout(&home.ok(&["add", "--help"]));
+    assert!(add.contains("looks it up"), "how an omitted installation ID is found: {add}");
 }
