@@ -340,8 +340,15 @@ mod tests {
     /// Starts a loop on the returned feed and sends it a synced first listing (no runners).
     async fn synced_loop()
     -> (mpsc::UnboundedSender<Observed>, ActivityWatch, broadcast::Receiver<ActivityEvent>) {
+        synced_loop_with(JobResults::none()).await
+    }
+
+    /// [`synced_loop`], completing finished jobs with `results`.
+    async fn synced_loop_with(
+        results: JobResults,
+    ) -> (mpsc::UnboundedSender<Observed>, ActivityWatch, broadcast::Receiver<ActivityEvent>) {
         let (feed, stream) = mpsc::unbounded();
-        let (watch, events) = spawn(stream.boxed(), JobResults::none(), Default::default());
+        let (watch, events) = spawn(stream.boxed(), results, Default::default());
         for observed in [
             Observed::Runner(Event::Init),
             Observed::Runner(Event::InitDone),
@@ -417,19 +424,8 @@ mod tests {
             )
             .mount(&github)
             .await;
-        let (feed, stream) = mpsc::unbounded();
         let results = JobResults::fixed("web", &github.uri(), "ghp_x");
-        let (watch, mut events) = spawn(stream.boxed(), results, ActivitySettings::default());
-        for observed in [
-            Observed::Runner(Event::Init),
-            Observed::Runner(Event::InitDone),
-            Observed::ScaleSet(Event::Init),
-            Observed::ScaleSet(Event::InitDone),
-            Observed::Failed(Source::Listeners),
-        ] {
-            feed.unbounded_send(observed).unwrap();
-        }
-        tokio::time::timeout(Duration::from_secs(5), watch.synced()).await.expect("synced");
+        let (feed, watch, mut events) = synced_loop_with(results).await;
         let mut running = runner("u1", Some(1));
         running.data["status"]["jobId"] = json!("77");
         feed.unbounded_send(Observed::Runner(Event::Apply(running.clone()))).unwrap();
