@@ -67,10 +67,12 @@ pub fn validate_field(field: FormField, value: String) -> Option<String> {
 }
 
 /// Checks the form's runner counts with the engine's rules (the same as `deskrun add`'s
-/// flags). `None` is a field left empty or not a whole number.
+/// flags), and `name` with the suffix the instances add. `None` is a count left empty or
+/// not a whole number.
 #[tauri::command]
 #[specta::specta]
 pub fn validate_counts(
+    name: String,
     min_runners: Option<u32>,
     max_runners: Option<u32>,
     instances: Option<u32>,
@@ -81,6 +83,11 @@ pub fn validate_counts(
         ..CountsCheck::default()
     };
     let Some(instances) = instances else { return check };
+    // NB: only what the suffix adds: a name that is wrong alone is validate_field's to say.
+    let name = name.trim();
+    if instances > 1 && spec::validate_installation_name(name, 1).is_ok() {
+        check.name = spec::validate_installation_name(name, instances).err().map(|e| e.to_string());
+    }
     if instances <= 1 {
         check.min_runners = min_runners.is_none().then(|| whole(0)).flatten();
         check.max_runners = max_runners.is_none().then(|| whole(1)).flatten();
@@ -351,16 +358,31 @@ mod tests {
     /// or 300 runners passed the form and were refused only on Save.
     #[test]
     fn counts_are_checked_by_the_engine_rules_per_field() {
-        let check = validate_counts(Some(4), Some(2), Some(1));
+        let check = validate_counts(String::new(), Some(4), Some(2), Some(1));
         assert!(check.min_runners.as_deref().is_some_and(|m| m.contains("above --max-runners 2")));
         assert_eq!((check.max_runners, check.instances), (None, None));
-        let check = validate_counts(Some(0), Some(300), Some(1));
+        let check = validate_counts(String::new(), Some(0), Some(300), Some(1));
         assert!(check.max_runners.is_some_and(|m| m.contains("from 1 to 256")));
-        let check = validate_counts(None, None, Some(0));
+        let check = validate_counts(String::new(), None, None, Some(0));
         assert!(check.instances.is_some_and(|m| m.contains("--instances 0")));
-        assert_eq!(validate_counts(Some(9), None, Some(3)), CountsCheck::default(), "ignored");
-        let check = validate_counts(None, Some(2), Some(1));
+        assert_eq!(
+            validate_counts(String::new(), Some(9), None, Some(3)),
+            CountsCheck::default(),
+            "ignored"
+        );
+        let check = validate_counts(String::new(), None, Some(2), Some(1));
         assert!(check.min_runners.is_some_and(|m| m.contains("whole number")));
-        assert_eq!(validate_counts(Some(1), Some(5), Some(1)), CountsCheck::default());
+        assert_eq!(
+            validate_counts(String::new(), Some(1), Some(5), Some(1)),
+            CountsCheck::default()
+        );
+        let long = "a".repeat(spec::MAX_SCALE_SET_NAME_LEN);
+        let check = validate_counts(long.clone(), None, None, Some(2));
+        assert!(
+            check.name.is_some_and(|m| m.contains("instance suffix \"-2\"")),
+            "too long with -2"
+        );
+        assert_eq!(validate_counts(long, Some(1), Some(5), Some(1)).name, None, "fits alone");
+        assert_eq!(validate_counts("Bad_Name".into(), None, None, Some(2)).name, None, "not twice");
     }
 }

@@ -192,6 +192,9 @@ pub struct RunnerForm {
 /// The engine's verdict on the form's runner counts: one message per field at fault.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Type)]
 pub struct CountsCheck {
+    /// About the name with the instances' suffix (`<name>-N` must still fit); the name's
+    /// own rules are `validate_field`'s.
+    pub name: Option<String>,
     /// About the minimum number of idle runners.
     pub min_runners: Option<String>,
     /// About the maximum number of runners.

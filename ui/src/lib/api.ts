@@ -91,16 +91,20 @@ export function validateField(field: FormField, value: string): Promise<string |
   return guard(commands.validateField(field, value));
 }
 
-/** The engine's verdict on the runner counts, one message per field at fault. A count that
- *  is not a whole number from 0 to 2^32 - 1 goes as `null` ("enter a whole number"). */
+/** The engine's verdict on the runner counts (and on `name` with the suffix the instances
+ *  add), one message per field at fault. A count that is not a whole number from 0 to
+ *  2^32 - 1 goes as `null` ("enter a whole number"). */
 export function validateCounts(
+  name: string,
   minRunners: number | null,
   maxRunners: number | null,
   instances: number | null,
 ): Promise<CountsCheck> {
   const count = (n: number | null) =>
     typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : null;
-  return guard(commands.validateCounts(count(minRunners), count(maxRunners), count(instances)));
+  return guard(
+    commands.validateCounts(name, count(minRunners), count(maxRunners), count(instances)),
+  );
 }
 
 /** Saves (and deploys) a runner; resolves to its `runs-on:` line. */

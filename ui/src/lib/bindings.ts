@@ -17,9 +17,10 @@ export const commands = {
 	validateField: (field: FormField, value: string) => __TAURI_INVOKE<string | null>("validate_field", { field, value }),
 	/**
 	 *  Checks the form's runner counts with the engine's rules (the same as `deskrun add`'s
-	 *  flags). `None` is a field left empty or not a whole number.
+	 *  flags), and `name` with the suffix the instances add. `None` is a count left empty or
+	 *  not a whole number.
 	 */
-	validateCounts: (minRunners: number | null, maxRunners: number | null, instances: number | null) => __TAURI_INVOKE<CountsCheck_Serialize>("validate_counts", { minRunners, maxRunners, instances }),
+	validateCounts: (name: string, minRunners: number | null, maxRunners: number | null, instances: number | null) => __TAURI_INVOKE<CountsCheck_Serialize>("validate_counts", { name, minRunners, maxRunners, instances }),
 	/**
 	 *  Adds (or, with `replace`, changes) a runner: token to the keyring, settings to the config,
 	 *  then deploys it if the cluster runs. Returns the `runs-on:` line.
@@ -132,6 +133,11 @@ export type CountsCheck = CountsCheck_Serialize | CountsCheck_Deserialize;
 
 /**  The engine's verdict on the form's runner counts: one message per field at fault. */
 export type CountsCheck_Deserialize = {
+	/**
+	 *  About the name with the instances' suffix (`<name>-N` must still fit); the name's
+	 *  own rules are `validate_field`'s.
+	 */
+	name?: string | null,
 	/**  About the minimum number of idle runners. */
 	min_runners?: string | null,
 	/**  About the maximum number of runners. */
@@ -142,6 +148,11 @@ export type CountsCheck_Deserialize = {
 
 /**  The engine's verdict on the form's runner counts: one message per field at fault. */
 export type CountsCheck_Serialize = {
+	/**
+	 *  About the name with the instances' suffix (`<name>-N` must still fit); the name's
+	 *  own rules are `validate_field`'s.
+	 */
+	name: string | null,
 	/**  About the minimum number of idle runners. */
 	min_runners: string | null,
 	/**  About the maximum number of runners. */

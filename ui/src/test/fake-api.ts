@@ -25,7 +25,12 @@ export function fakeApiModule(): typeof Api {
     overview: vi.fn(async () => overviewOf([])),
     doctor: vi.fn(async () => doctorOf([checkOf()])),
     validateField: vi.fn(async () => null),
-    validateCounts: vi.fn(async () => ({ min_runners: null, max_runners: null, instances: null })),
+    validateCounts: vi.fn(async () => ({
+      name: null,
+      min_runners: null,
+      max_runners: null,
+      instances: null,
+    })),
     saveRunner: vi.fn(async () => "runs-on: web"),
     removeRunner: vi.fn(async () => undefined),
     startRunners: vi.fn(async () => undefined),

@@ -18,6 +18,7 @@ beforeEach(() => {
   resetFakeApi();
   operations.current = null;
   vi.mocked(api.validateCounts).mockResolvedValue({
+    name: null,
     min_runners: null,
     max_runners: null,
     instances: null,
@@ -227,7 +228,8 @@ test("with several instances, the runner counts give way to one runner each", as
 
 test("the counts are checked together by the engine, and its message shows under the field", async () => {
   const ABOVE = "--min-runners 4 is not valid: it is above --max-runners 2";
-  vi.mocked(api.validateCounts).mockImplementation(async (min, max) => ({
+  vi.mocked(api.validateCounts).mockImplementation(async (_name, min, max) => ({
+    name: null,
     min_runners: min !== null && max !== null && min > max ? ABOVE : null,
     max_runners: null,
     instances: null,
@@ -244,11 +246,34 @@ test("the counts are checked together by the engine, and its message shows under
     .element(screen.getByLabelText("Idle runners"))
     .toHaveAttribute("aria-invalid", "true");
   await expect.element(save).toBeDisabled();
-  expect(api.validateCounts).toHaveBeenLastCalledWith(4, 2, 1);
+  expect(api.validateCounts).toHaveBeenLastCalledWith("web", 4, 2, 1);
 
   await screen.getByLabelText("Most runners").fill("5");
   await expect.element(screen.getByText(ABOVE)).not.toBeInTheDocument();
   await expect.element(save).toBeEnabled();
+});
+
+test("a name that fits alone but not with the instances' suffix is marked as typed", async () => {
+  const LONG = "x".repeat(42);
+  const TOO_LONG = `name "${LONG}" is too long: 44 characters with the instance suffix "-2"`;
+  vi.mocked(api.validateCounts).mockImplementation(async (name, _min, _max, instances) => ({
+    name: name === LONG && instances !== null && instances > 1 ? TOO_LONG : null,
+    min_runners: null,
+    max_runners: null,
+    instances: null,
+  }));
+  const { screen } = await renderEditor();
+  await fillValidPat(screen);
+  await screen.getByLabelText("Name", { exact: true }).fill(LONG);
+  await screen.getByLabelText("Instances").fill("2");
+
+  await expect.element(screen.getByText(TOO_LONG)).toBeVisible();
+  await expect
+    .element(screen.getByLabelText("Name", { exact: true }))
+    .toHaveAttribute("aria-invalid", "true");
+  await expect.element(screen.getByRole("button", { name: "Add runner" })).toBeDisabled();
+  await screen.getByLabelText("Instances").fill("1");
+  await expect.element(screen.getByText(TOO_LONG)).not.toBeInTheDocument();
 });
 
 test("while another operation runs, Save waits for it and says so", async () => {
