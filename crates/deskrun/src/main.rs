@@ -17,7 +17,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let stops_by_itself = args.stops_by_itself();
+    let outcome = runtime.block_on(async move {
+        if stops_by_itself {
+            return Some(cli::run(args).await);
+        }
+        // NB: the run is dropped on Ctrl-C or SIGTERM rather than killed by the default
+        // handler, so its temporary kubeconfig (cluster-admin keys) is removed and helm/kind
+        // children are killed with it.
+        tokio::select! {
+            result = cli::run(args) => Some(result),
+            () = cli::stop_requested() => None,
+        }
+    });
+    let Some(outcome) = outcome else {
+        eprintln!("deskrun: interrupted; `deskrun up` finishes a deployment that was under way");
+        return ExitCode::from(130);
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -47,6 +47,23 @@ pub enum Error {
         /// Explains the instance suffix when one is counted.
         suffix_note: String,
     },
+    /// The name (or an instance's) is not a string to YAML, and ARC's chart writes it
+    /// unquoted into labels, where Helm then refuses it.
+    #[error(
+        "name {value:?} is not valid: YAML reads {scale_set:?} as {reads_as}, and ARC's chart \
+         writes the scale set name unquoted into Kubernetes labels, so Helm could not deploy \
+         it; start it with a letter (for example {suggestion:?})"
+    )]
+    NotAYamlString {
+        /// The name as given.
+        value: String,
+        /// The scale set name YAML misreads (the name, or one instance's `<name>-N`).
+        scale_set: String,
+        /// What YAML takes it for.
+        reads_as: &'static str,
+        /// A name to use instead.
+        suggestion: String,
+    },
     /// The name is one deskrun itself uses in the cluster.
     #[error(
         "name {value:?} is reserved: deskrun's ARC controller is the Helm release {value:?} in \
@@ -226,7 +243,51 @@ pub fn validate_installation_name(name: &str, instances: u32) -> Result<()> {
             suggestion: format!("{name}-runner"),
         });
     }
+    let instance_names = (1..=instances).filter(|_| instances > 1).map(|i| format!("{name}-{i}"));
+    let scale_sets = std::iter::once(name.to_owned()).chain(instance_names);
+    for scale_set in scale_sets {
+        if let Some(reads_as) = yaml_non_string(&scale_set) {
+            return Err(Error::NotAYamlString {
+                value: name.to_owned(),
+                scale_set,
+                reads_as,
+                suggestion: format!("runner-{name}"),
+            });
+        }
+    }
     Ok(())
+}
+
+/// What YAML reads a bare `value` as when that is not a string: the YAML 1.2 core schema
+/// (through serde_norway) plus YAML 1.1's extra booleans, binary and sexagesimal-free
+/// dates, which Helm's YAML library (go-yaml, 1.1) also applies.
+fn yaml_non_string(value: &str) -> Option<&'static str> {
+    const YAML_1_1_BOOLEANS: [&str; 6] = ["y", "yes", "n", "no", "on", "off"];
+    if YAML_1_1_BOOLEANS.contains(&value) {
+        return Some("a boolean (YAML 1.1)");
+    }
+    let is_binary = value
+        .strip_prefix("0b")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b == b'0' || b == b'1'));
+    // NB: all digits is a number to YAML 1.1 even with a leading zero (octal "010").
+    if is_binary || value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("a number");
+    }
+    // NB: YAML 1.1 timestamps: yyyy-m-d, which a DNS label can spell.
+    let parts: Vec<&str> = value.split('-').collect();
+    let is_date = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && (1..=2).contains(&m.len()) && (1..=2).contains(&d.len())
+            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())));
+    if is_date {
+        return Some("a date");
+    }
+    match serde_norway::from_str::<serde_norway::Value>(value).ok()? {
+        serde_norway::Value::String(_) => None,
+        serde_norway::Value::Number(_) => Some("a number"),
+        serde_norway::Value::Bool(_) => Some("a boolean"),
+        serde_norway::Value::Null => Some("null"),
+        _ => None,
+    }
 }
 
 /// A DNS-1123 label close to `name`: lowercased, other characters replaced by `-`, short
@@ -1349,6 +1410,42 @@ mod tests {
             assert!(err.contains("--repository"), "{input}: {err}");
         }
         assert!(GitHubUrl::parse("https://github.com/a-c-me/r").is_ok());
+    }
+
+    /// What a user hit: `add 123` was saved, then Helm failed on every `up` ("cannot
+    /// unmarshal number into … labels of type string"), since ARC's chart writes the name
+    /// unquoted into labels.
+    #[test]
+    fn names_yaml_reads_as_something_else_are_refused() {
+        for name in [
+            "123",
+            "0x1f",
+            "0o7",
+            "0b101",
+            "010",
+            "1e5",
+            "1e-5",
+            "true",
+            "false",
+            "null",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "2001-12-14",
+        ] {
+            let err = validate_installation_name(name, 1).unwrap_err().to_string();
+            assert!(err.contains("YAML reads") && err.contains("runner-"), "{name}: {err}");
+        }
+        // An instance's name counts too: "1e-1" is a number, "2001-12-1" a date.
+        assert!(validate_installation_name("1e", 1).is_ok());
+        assert!(validate_installation_name("1e", 2).unwrap_err().to_string().contains("\"1e-1\""));
+        assert!(validate_installation_name("2001-12", 3).is_err());
+        for name in ["web", "a1", "x123", "yes-please", "on-call", "no1", "0xg", "1e5x", "12-3"] {
+            assert_eq!(validate_installation_name(name, 2), Ok(()), "{name}");
+        }
     }
 
     #[test]

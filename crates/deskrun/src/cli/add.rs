@@ -189,6 +189,14 @@ fn read_secret(args: &AddArgs, is_app: bool, optional: bool) -> anyhow::Result<O
         }
         text
     } else if let Some(value) = &args.auth_value {
+        // NB: --auth-value takes values starting with '-' (a PEM does), so a forgotten value
+        // would swallow the next flag as the secret; a flag's name is not secret to show.
+        if let Some(flag) = add_flag_named(value) {
+            bail!(
+                "--auth-value got {flag:?}, one of add's flags, as the {what}: put the {what} \
+                 right after --auth-value (better: pipe it with --token-stdin)"
+            );
+        }
         progress(
             "warning: --auth-value is visible to other processes and kept in shell history; \
              prefer --token-stdin or DESKRUN_TOKEN",
@@ -217,4 +225,20 @@ fn read_secret(args: &AddArgs, is_app: bool, optional: bool) -> anyhow::Result<O
         bail!("the {what} is empty; pass the value itself (see `deskrun add --help`)");
     }
     Ok(Some(Secret::from(value)))
+}
+
+/// The flag of `deskrun add` that `value` spells (`-r`, `--no-deploy`, `--mode=dind`), if any.
+fn add_flag_named(value: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let command = super::Cli::command();
+    let add = command.find_subcommand("add")?;
+    let name = value.split_once('=').map_or(value, |(name, _)| name);
+    let known = add.get_arguments().chain(command.get_arguments()).any(|arg| {
+        name.strip_prefix("--").is_some_and(|long| arg.get_long() == Some(long))
+            || name.strip_prefix('-').is_some_and(|short| {
+                let mut chars = short.chars();
+                chars.next().is_some_and(|c| arg.get_short() == Some(c)) && chars.next().is_none()
+            })
+    });
+    known.then(|| name.to_owned())
 }

@@ -22,6 +22,7 @@ Exit codes:
   1  the command failed (the message says why and how to fix it); for `doctor`: a check
      failed
   2  the command line was wrong (unknown flag, missing argument)
+  130  interrupted (Ctrl-C or SIGTERM); temporary files are removed first
 
 Environment:
   DESKRUN_CONFIG_DIR    directory of config.json (default: the platform config directory)
@@ -317,5 +318,40 @@ fn import_legacy_config() {
                 anyhow::Error::new(error).chain().map(ToString::to_string).collect();
             output::progress(&format!("warning: {}", chain.join(": ")));
         }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+pub async fn stop_requested() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // NB: without a handler there is no Ctrl-C to wait for; the default kills us.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => drop(term.recv().await),
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}
+
+impl Cli {
+    /// Whether the command stops on Ctrl-C by itself (`status --watch` ends cleanly there);
+    /// every other command is dropped where it stands, which removes its temporary files
+    /// (the cluster's kubeconfig copy) and kills its child processes.
+    pub fn stops_by_itself(&self) -> bool {
+        matches!(&self.command, Command::Status(args) if args.watch)
     }
 }

@@ -211,7 +211,7 @@ async fn watch_activity(
     let results = JobResults::from_config(config, SecretStore::from_env());
     let settings = ActivitySettings::default();
     let (watch, mut events) = activity::start(cluster.client().clone(), results, settings);
-    let stop = stop_requested();
+    let stop = super::stop_requested();
     tokio::pin!(stop);
     tokio::select! {
         () = watch.synced() => {}
@@ -253,32 +253,6 @@ struct EventLine<'a> {
     time: jiff::Timestamp,
     #[serde(flatten)]
     event: &'a ActivityEvent,
-}
-
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn stop_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // NB: without a handler there is no Ctrl-C to wait for; the default kills us.
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let terminate = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => drop(term.recv().await),
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            () = interrupt => {}
-            () = terminate => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await;
 }
 
 /// "12:03:04 job started: build (ubuntu) on web (acme/web, run 4242)".

@@ -232,8 +232,17 @@ impl ConfigStore {
     #[tracing::instrument(skip_all, fields(path = %self.path.display()), err)]
     pub fn load(&self) -> Result<Config> {
         let text = match fs::read_to_string(&self.path) {
-            // NB: saves are atomic, so an empty file was made by hand (`touch`): empty config.
-            Ok(text) if text.trim().is_empty() => return Ok(Config::default()),
+            // NB: saves are atomic, so deskrun never leaves an empty file: something else
+            // emptied it (a full disk under an editor, a truncating copy). Taking it for "no
+            // runners" would let `up` remove every deployed one.
+            Ok(text) if text.trim().is_empty() => {
+                return Err(Error::Invalid {
+                    path: self.path.clone(),
+                    problem: "it is empty, which deskrun never writes (was it emptied by \
+                              accident?); restore it, or delete it to start with no runners"
+                        .to_owned(),
+                });
+            }
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(self.io_error("read", source)),
@@ -377,6 +386,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ConfigStore::in_dir(dir.path());
         assert_eq!(store.load().unwrap(), Config::default());
+    }
+
+    /// What a user saw: an emptied config.json read as "no runners", and the next `up`
+    /// removed every deployed scale set without a word.
+    #[test]
+    fn an_emptied_file_is_an_error_not_an_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        for text in ["", "  \n\n"] {
+            fs::write(store.path(), text).unwrap();
+            let err = store.load().unwrap_err().to_string();
+            assert!(err.contains("it is empty") && err.contains("config.json"), "{err}");
+            let update = store.update(|c: &mut Config| {
+                c.cluster.name = "other".into();
+                Ok::<_, Error>(())
+            });
+            assert!(update.is_err(), "a change is refused too");
+            assert_eq!(fs::read_to_string(store.path()).unwrap(), text, "left untouched");
+        }
     }
 
     #[test]

@@ -98,3 +98,44 @@ async fn up_without_helm_says_so_before_creating_the_cluster() {
     assert_eq!(kind_creates(), creates, "no cluster was created");
     assert_eq!(cluster_status(&home)["running"], false);
 }
+
+/// What a user found: each Ctrl-C during `up` left a copy of the cluster's admin
+/// kubeconfig (client key and all) in /tmp. Interrupted, deskrun removes it and says so.
+#[tokio::test]
+async fn an_interrupted_up_leaves_no_kubeconfig_behind() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    let add = ["add", "web", "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
+    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A helm that takes its time, so that the interrupt lands while up holds the kubeconfig.
+    let tmp = home.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let slow_helm = home.dir.path().join("slow-helm");
+    std::fs::write(&slow_helm, "#!/bin/sh\nsleep 30\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&slow_helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = home
+        .cmd()
+        .arg("up")
+        .env("DESKRUN_HELM", &slow_helm)
+        .env("TMPDIR", &tmp)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&tmp).unwrap().next().is_none() {
+        assert!(std::time::Instant::now() < deadline, "up never wrote its kubeconfig");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

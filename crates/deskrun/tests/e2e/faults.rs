@@ -690,6 +690,7 @@ fn refused_input_leaves_the_saved_config_and_keyring_untouched() {
         (vec!["r", "-r", "https://github.com/o/r?access_token=ghp_q"], "--repository"),
         (vec!["r", "-r", "https://api.github.com/repos/o/r"], "--repository"),
         (vec!["arc", "-r", url], "name \"arc\" is reserved"),
+        (vec!["123", "-r", url], "YAML reads \"123\" as a number"),
         (vec!["r", "-r", "https://github.com/o/r/.."], "--repository"),
         (vec!["r", "-r", "https://github.com/-o/r"], "--repository"),
         (vec!["r", "-r", url, "--mount", "relative/target"], "--mount"),
@@ -746,4 +747,17 @@ fn a_private_key_given_with_auth_value_is_taken_and_never_echoed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stderr(&out).contains("dashLeading"), "{}", stderr(&out));
+    // A forgotten value must not swallow the next flag as the token (and deploy, here).
+    for flag in ["--no-deploy", "-r", "--mode=dind"] {
+        let out = home
+            .cmd()
+            .args(["add", "forgot", "--auth-value", flag, "--no-verify", "--no-deploy"])
+            .args(["-r", "https://github.com/o/r"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
+        assert!(err.contains("one of add's flags"), "{flag}: {err}");
+        assert_eq!(home.keyring_lookup("forgot"), None, "{flag}: nothing stored");
+    }
 }
