@@ -115,7 +115,7 @@ async fn an_interrupted_up_leaves_no_kubeconfig_behind() {
     std::fs::write(&slow_helm, "#!/bin/sh\nsleep 30\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&slow_helm, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut child = home
+    let child = home
         .cmd()
         .arg("up")
         .env("DESKRUN_HELM", &slow_helm)
