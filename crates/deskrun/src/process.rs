@@ -166,7 +166,14 @@ impl Program {
             .spawn()
             .map_err(|source| self.spawn_error(source))?;
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input).await.map_err(|source| self.io_error(source))?;
+            // NB: a child that exits without reading all of its input (a failing helm) closes
+            // the pipe; its exit status and stderr below say why, not the broken pipe.
+            match pipe.write_all(input).await {
+                Err(source) if source.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(self.io_error(source));
+                }
+                _ => {}
+            }
         }
         let output = child.wait_with_output().await.map_err(|source| self.io_error(source))?;
         if output.status.success() {
@@ -390,6 +397,24 @@ mod tests {
         assert!(err.contains("DESKRUN_HELM") && err.contains("not an executable"), "{err}");
         let sh = Program { path: PathBuf::from("sh"), ..missing };
         assert!(sh.ensure_available().is_ok());
+    }
+
+    /// A helm that failed before reading its values was reported as a broken pipe, which the
+    /// CLI then took for `deskrun list | head` and exited 0.
+    #[tokio::test]
+    async fn a_child_that_exits_before_reading_its_input_fails_with_its_own_words() {
+        let program = Program {
+            name: "sh",
+            path: PathBuf::from("sh"),
+            from_env: None,
+            install_hint: "",
+            fixed_env: &[],
+        };
+        let args = ["-c", "echo 'Error: boom' >&2; exit 1"].map(OsString::from);
+        let input = vec![b'x'; 1 << 20];
+        let err = program.run(&args, Some(&input)).await.unwrap_err();
+        assert!(matches!(err, Error::Failed { .. }), "{err:?}");
+        assert!(err.to_string().contains("Error: boom"), "{err}");
     }
 
     #[tokio::test]

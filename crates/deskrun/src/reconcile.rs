@@ -97,6 +97,20 @@ pub enum Error {
         /// The CRD name.
         name: String,
     },
+    /// A scale set's release could not be installed or upgraded; the others went ahead.
+    #[error(
+        "scale set {release} was not deployed{others} (the other changes were applied; fix \
+         the cause below and run `deskrun up` again)"
+    )]
+    ReleaseFailed {
+        /// The release (scale set name).
+        release: String,
+        /// ", nor a, b" when more failed.
+        others: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
     /// A Kubernetes call failed.
     #[error("cannot {action} {kind} {name:?} in namespace {ARC_NAMESPACE}")]
     Kube {
@@ -447,6 +461,9 @@ impl<'a> Reconciler<'a> {
         if let Some((action, controller_chart)) = &controller {
             running.push(Either::Left(install_controller(&helm, controller_chart, action)));
         }
+        // NB: one failing release (a bad value, a Helm hiccup) does not stop the others: they
+        // are installed all the same and the failures reported together at the end.
+        let mut failed: Vec<Error> = Vec::new();
         loop {
             while running.len() < CONCURRENT_RELEASES {
                 let Some((action, deployment)) = pending.pop_front() else { break };
@@ -455,18 +472,14 @@ impl<'a> Reconciler<'a> {
             match running.next().await {
                 Some(Ok(action)) => progress(action),
                 Some(Err(error)) => {
-                    // NB: the releases still installing are let finish, not dropped: dropping
-                    // kills their helm mid-install and leaves a release `pending-install`,
-                    // which Helm then refuses to touch ("another operation is in progress").
-                    while let Some(done) = running.next().await {
-                        if let Ok(action) = done {
-                            progress(action);
-                        }
-                    }
-                    return Err(error);
+                    tracing::warn!(%error, "a release failed; the others go on");
+                    failed.push(error);
                 }
                 None => break,
             }
+        }
+        if let Some(first) = first_failure(failed) {
+            return Err(first);
         }
         for action in &plan.actions {
             match action {
@@ -770,9 +783,35 @@ async fn install_release<'p>(
     action: &'p Action,
     deployment: &ScaleSetDeployment,
 ) -> Result<&'p Action> {
-    let values = serde_json::to_string(&deployment.values).map_err(arc::Error::Render)?;
-    helm.upgrade_install(&deployment.release, chart, &values).await?;
+    let failed = |source: Error| Error::ReleaseFailed {
+        release: deployment.release.clone(),
+        others: String::new(),
+        source: Box::new(source),
+    };
+    let values = serde_json::to_string(&deployment.values)
+        .map_err(|e| failed(arc::Error::Render(e).into()))?;
+    helm.upgrade_install(&deployment.release, chart, &values)
+        .await
+        .map_err(|e| failed(e.into()))?;
     Ok(action)
+}
+
+/// The first of `failed`, naming the other failed releases in it.
+fn first_failure(failed: Vec<Error>) -> Option<Error> {
+    let mut failed = failed.into_iter();
+    let first = failed.next()?;
+    let others: Vec<String> = failed
+        .map(|error| match error {
+            Error::ReleaseFailed { release, .. } => release,
+            other => other.to_string(),
+        })
+        .collect();
+    Some(match first {
+        Error::ReleaseFailed { release, source, .. } if !others.is_empty() => {
+            Error::ReleaseFailed { release, others: format!(", nor {}", others.join(", ")), source }
+        }
+        first => first,
+    })
 }
 
 /// Why a deployed release differs from what is wanted, or `None` when it does not.

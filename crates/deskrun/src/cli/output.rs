@@ -39,10 +39,11 @@ pub fn show(event: Progress) {
 }
 
 /// Whether `error` is a write to a closed pipe (`deskrun list | head`), which is not a failure.
+///
+/// NB: only the error itself, as `print` returns it, not its causes: a broken pipe deeper
+/// down (a child program that exited before reading its stdin) is a real failure.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -139,3 +139,45 @@ async fn an_interrupted_up_leaves_no_kubeconfig_behind() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// What a user saw: one installation Helm could not deploy stopped `up` after a few of its
+/// changes, the others left undeployed, with only helm's command line as the message.
+#[tokio::test]
+async fn one_failing_release_does_not_stop_the_others() {
+    let _cluster = exclusive_cluster().await;
+    let home = Home::new();
+    for name in ["alpha", "bad", "gamma", "delta"] {
+        let add = ["add", name, "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
+        let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // Helm refuses the release "bad" and installs everything else for real.
+    let shim = home.dir.path().join("helm");
+    let real = std::process::Command::new("sh").args(["-c", "command -v helm"]).output().unwrap();
+    let real = stdout(&real).trim().to_owned();
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *' upgrade --install bad '*) echo 'Error: boom' >&2; \
+             exit 1;; esac\nexec '{real}' \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = home.cmd().arg("up").env("DESKRUN_HELM", &shim).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("scale set bad was not deployed"), "the failure is named: {err}");
+    assert!(err.contains("Error: boom"), "with helm's reason: {err}");
+    let client = client().await;
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(client, "arc-systems", &arc_resource("AutoscalingRunnerSet"));
+    for name in ["alpha", "gamma", "delta"] {
+        assert!(api.get_opt(name).await.unwrap().is_some(), "{name} was deployed all the same");
+    }
+    // Fixed (here: the real helm), the next up deploys what is missing and nothing else.
+    let out = home.ok(&["up"]);
+    assert!(stderr(&out).contains("+ deploy scale set bad"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("scale set alpha"), "{}", stderr(&out));
+}
