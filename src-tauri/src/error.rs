@@ -63,7 +63,7 @@ impl From<deskrun::operations::Error> for IpcError {
             | E::Collision(_)
             | E::AppKey(_)
             | E::MissingSecret
-            | E::MalformedToken
+            | E::MalformedToken { .. }
             | E::AppForEnterprise => ErrorCode::InvalidInput,
             E::Secrets(secrets::Error::Unavailable { .. }) => ErrorCode::KeyringUnavailable,
             E::Verify(_) => ErrorCode::CredentialsRejected,

@@ -40,10 +40,12 @@ pub enum Error {
         name: String,
     },
     /// No installation of that name.
-    #[error("no installation named {name:?}; `deskrun list` shows the configured ones")]
+    #[error("no installation named {name:?}{hint}; `deskrun list` shows the configured ones")]
     NoSuchInstallation {
         /// The name.
         name: String,
+        /// ": it is a scale set of installation X" when it is one.
+        hint: String,
     },
     /// Two installations would share a scale set name or a cache.
     #[error(transparent)]
@@ -55,11 +57,13 @@ pub enum Error {
     #[error("the token (or GitHub App private key) is missing")]
     MissingSecret,
     /// A token with whitespace inside: two tokens pasted, or a line of a file.
-    #[error(
-        "the token has a line break or space inside it; give exactly one token (check what \
-         was pasted or piped)"
-    )]
-    MalformedToken,
+    #[error("the token {problem}; {fix}")]
+    MalformedToken {
+        /// What is wrong with it (never the token itself).
+        problem: &'static str,
+        /// What to do.
+        fix: &'static str,
+    },
     /// GitHub Apps cannot register enterprise runners.
     #[error(
         "--auth-type github-app cannot be used for an enterprise URL: GitHub Apps cannot \
@@ -305,11 +309,41 @@ fn check_token(token: Secret) -> Result<Secret> {
     if trimmed.is_empty() {
         return Err(Error::MissingSecret);
     }
+    let malformed = |problem, fix| Err(Error::MalformedToken { problem, fix });
+    if trimmed.contains("PRIVATE KEY-----") {
+        return malformed(
+            "is a private key (PEM)",
+            "a GitHub App's key goes with --auth-type github-app --app-id ID",
+        );
+    }
     if trimmed.chars().any(char::is_whitespace) {
-        return Err(Error::MalformedToken);
+        return malformed(
+            "has a line break or space inside it",
+            "give exactly one token (check what was pasted or piped)",
+        );
+    }
+    if trimmed.starts_with(['"', '\'']) || trimmed.ends_with(['"', '\'']) {
+        return malformed("is in quotes", "give the token without the quotes around it");
+    }
+    // NB: GitHub's tokens are ASCII letters, digits and '_' (ghp_…, github_pat_…, ghs_…);
+    // anything else came from a copy that took more than the token.
+    if !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+        return malformed(
+            "has characters no GitHub token has (control characters or non-ASCII)",
+            "copy the token again from GitHub's page",
+        );
+    }
+    if trimmed.len() > MAX_TOKEN_LEN {
+        return malformed(
+            "is far longer than any GitHub token (a file or paste of something else?)",
+            "give only the token",
+        );
     }
     Ok(Secret::from(trimmed.to_owned()))
 }
+
+/// Longer than any GitHub token (fine-grained ones are 93 characters today), with room.
+const MAX_TOKEN_LEN: usize = 1024;
 
 /// Whether the cluster cannot be reached because kind or Docker is missing, rather than
 /// because something went wrong in it.
@@ -473,7 +507,19 @@ pub async fn remove(
 ) -> Result<()> {
     let config = store.load()?;
     let Some(installation) = config.installations.get(name).cloned() else {
-        return Err(Error::NoSuchInstallation { name: name.to_owned() });
+        // NB: `web-2` is a scale set of installation `web`; instances go and come together.
+        let owner = config
+            .installations
+            .values()
+            .find(|inst| inst.scale_sets().iter().any(|set| set.name == name) && inst.name != name);
+        let hint = owner.map_or_else(String::new, |inst| {
+            format!(
+                " ({name} is one of the {} instances of installation {:?}: remove that, or \
+                 lower its --instances with `deskrun add {} --replace --instances N`)",
+                inst.instances, inst.name, inst.name
+            )
+        });
+        return Err(Error::NoSuchInstallation { name: name.to_owned(), hint });
     };
     let cluster = KindCluster::new(&config.cluster.name);
     match cluster.exists().await {
@@ -618,4 +664,34 @@ async fn reconcile(
     reconciler.apply(&plan, &report).await?;
     note(progress, format!("Applied {total} change(s) in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens that are not one GitHub token are refused with what is wrong, never quoting it.
+    #[test]
+    fn a_token_that_is_not_one_token_says_what_is_wrong() {
+        let check =
+            |raw: &str| check_token(Secret::from(raw.to_owned())).map_err(|e| e.to_string());
+        assert_eq!(check("  ghp_abc123\n").unwrap().expose_secret(), "ghp_abc123", "trimmed");
+        let long = "g".repeat(MAX_TOKEN_LEN + 1);
+        for (raw, says) in [
+            ("ghp_one\nghp_two", "line break or space"),
+            ("\"ghp_quoted\"", "in quotes"),
+            ("'ghp_quoted'", "in quotes"),
+            ("ghp_\u{1}ctl", "control characters"),
+            ("ghp_é", "non-ASCII"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+                "--auth-type github-app",
+            ),
+            (long.as_str(), "far longer"),
+        ] {
+            let err = check(raw).unwrap_err();
+            assert!(err.contains(says), "{raw:?}: {err}");
+            assert!(!err.contains("ghp_"), "the token is never quoted: {err}");
+        }
+    }
 }

@@ -100,7 +100,9 @@ impl SecretStore {
     }
 
     /// Reads the secret of `installation`.
-    #[tracing::instrument(skip_all, fields(installation), err)]
+    // NB: debug: "no entry" is the normal answer before a first add, and callers say what a
+    // real failure means.
+    #[tracing::instrument(skip_all, fields(installation), err(level = "debug"))]
     pub fn load(&self, installation: &str) -> Result<Secret> {
         match self.entry(installation)?.get_password() {
             Ok(value) => Ok(SecretString::from(value)),

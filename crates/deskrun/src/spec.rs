@@ -388,10 +388,19 @@ fn has_dot_segment(input: &str) -> bool {
     })
 }
 
+/// The longest user or organization name GitHub allows.
+const MAX_ACCOUNT_NAME_LEN: usize = 39;
+
+/// GitHub's rule for user and organization names: [`is_owner_name`], no "--", at most 39.
+fn is_account_name(s: &str) -> bool {
+    is_owner_name(s) && !s.contains("--") && s.len() <= MAX_ACCOUNT_NAME_LEN
+}
+
 fn is_repo_name(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
+        && !s.eq_ignore_ascii_case(".git")
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -554,8 +563,15 @@ impl GitHubUrl {
             )
         })?;
         if url.scheme() != "https" {
+            let https = if url.scheme() == "http" {
+                let mut fixed = url.clone();
+                let _ = fixed.set_scheme("https");
+                format!(": {}", shown_url(fixed.as_str()))
+            } else {
+                String::new()
+            };
             return Err(invalid(format!(
-                "the scheme is {:?}; GitHub URLs must use https",
+                "the scheme is {:?}; GitHub URLs must use https{https}",
                 url.scheme()
             )));
         }
@@ -630,17 +646,33 @@ impl GitHubUrl {
                 )));
             }
         };
-        let names_ok = match &scope {
-            GitHubScope::Repository { owner, repo } => is_owner_name(owner) && is_repo_name(repo),
-            GitHubScope::Organization { org } => is_owner_name(org),
-            GitHubScope::Enterprise { enterprise } => is_owner_name(enterprise),
+        let (account, repo) = match &scope {
+            GitHubScope::Repository { owner, repo } => (owner, Some(repo)),
+            GitHubScope::Organization { org } => (org, None),
+            GitHubScope::Enterprise { enterprise } => (enterprise, None),
         };
-        if !names_ok {
-            return Err(invalid(
-                "an owner, organization or enterprise name has characters GitHub does not \
-                 allow (letters, digits and '-'; repositories also '_' and '.')"
-                    .into(),
-            ));
+        let is_account = if matches!(scope, GitHubScope::Enterprise { .. }) {
+            is_owner_name(account)
+        } else {
+            is_account_name(account)
+        };
+        if !is_account {
+            return Err(invalid(format!(
+                "{account:?} is not a GitHub account name (letters, digits and single '-' \
+                 inside, at most {MAX_ACCOUNT_NAME_LEN} characters)"
+            )));
+        }
+        if let Some(repo) = repo.filter(|repo| !is_repo_name(repo)) {
+            return Err(invalid(format!(
+                "{repo:?} is not a GitHub repository name (letters, digits, '-', '_' and '.'; \
+                 not \".\", \"..\" or \".git\")"
+            )));
+        }
+        if url.port().is_some() && (name == "github.com" || name.ends_with(".ghe.com")) {
+            return Err(invalid(format!(
+                "{name} takes no port; use https://{name}/{}",
+                parts.join("/")
+            )));
         }
         Ok(Self { url: format!("https://{host}/{}", parts.join("/")), host, scope })
     }
@@ -933,7 +965,7 @@ fn check_clean_path(path: &Path) -> std::result::Result<(), &'static str> {
 
 /// The non-secret half of an installation's credentials; the token or key is in the keyring.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(tag = "type", rename_all = "kebab-case", from = "AuthRecord")]
 pub enum Auth {
     /// A personal access token.
     Pat,
@@ -944,6 +976,27 @@ pub enum Auth {
         /// The installation of the App on the account that owns the runners.
         installation_id: u64,
     },
+}
+
+/// [`Auth`] as the config file spells it, read strictly: a `token` written into the file by
+/// hand is refused (serde ignores unknown fields of a unit variant, so `Pat` is a struct
+/// here), never silently dropped on the next save.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+enum AuthRecord {
+    Pat {},
+    GithubApp { app_id: String, installation_id: u64 },
+}
+
+impl From<AuthRecord> for Auth {
+    fn from(record: AuthRecord) -> Self {
+        match record {
+            AuthRecord::Pat {} => Self::Pat,
+            AuthRecord::GithubApp { app_id, installation_id } => {
+                Self::GithubApp { app_id, installation_id }
+            }
+        }
+    }
 }
 
 /// The `--auth-type` values.
@@ -1400,6 +1453,23 @@ mod tests {
     }
 
     #[test]
+    fn account_and_repository_names_follow_githubs_rules() {
+        for (input, says) in [
+            ("https://github.com/o--o/r", "\"o--o\" is not a GitHub account name"),
+            (&format!("https://github.com/{}/r", "a".repeat(40)), "at most 39"),
+            ("https://github.com/o/.git", "\".git\" is not a GitHub repository name"),
+            ("https://github.com/o/r%20x", "repository name"),
+            ("https://github.com:8443/o/r", "github.com takes no port"),
+            ("http://github.com/o/r", "must use https: https://github.com/o/r"),
+        ] {
+            let err = GitHubUrl::parse(input).unwrap_err().to_string();
+            assert!(err.contains(says), "{input}: {err}");
+        }
+        assert!(GitHubUrl::parse(&format!("https://github.com/{}/r", "a".repeat(39))).is_ok());
+        assert!(GitHubUrl::parse("https://ghes.corp:8443/o/r").is_ok(), "a GHES port stays");
+    }
+
+    #[test]
     fn owner_names_follow_githubs_hyphen_rule() {
         for input in [
             "https://github.com/-acme/r",
@@ -1468,7 +1538,7 @@ mod tests {
             ("git@github.com:o/r.git", "https form"),
             ("https://github.com", "owner is missing"),
             ("owner/repo", "not a URL"),
-            ("https://github.com/o/r%20x", "characters"),
+            ("https://github.com/o/r%20x", "is not a GitHub repository name"),
             ("ssh://git@github.com/o/r", "https form"),
         ];
         for (input, hint) in cases {

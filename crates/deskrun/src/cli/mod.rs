@@ -117,7 +117,6 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff), or write one page per command into --dir.
-    #[command(hide = true)]
     Man {
         /// Write deskrun.1 and a page per subcommand here instead.
         #[arg(long, value_name = "DIR")]
@@ -190,14 +189,14 @@ struct AddArgs {
     #[arg(short, long, value_name = "MODE",
           value_parser = ["kubernetes", "cached-privileged-kubernetes", "dind"])]
     mode: Option<String>,
-    /// Idle runners kept ready [default: 1].
+    /// Idle runners kept ready, 0 or more, at most --max-runners [default: 1].
     #[arg(long, value_name = "N")]
     min_runners: Option<u32>,
-    /// The most runners at once [default: 5].
+    /// The most runners at once, 1 to 256 [default: 5].
     #[arg(long, value_name = "N")]
     max_runners: Option<u32>,
-    /// Make N scale sets <name>-1 … <name>-N, each with one runner and its own caches
-    /// [default: 1].
+    /// Make N scale sets <name>-1 … <name>-N, each with one runner and its own caches; 1 to
+    /// 32 [default: 1].
     #[arg(long, value_name = "N")]
     instances: Option<u32>,
     /// Host path to mount: TARGET (deskrun picks a cache path), SRC:TARGET, or

@@ -449,6 +449,11 @@ mod tests {
             (inst("r1", "r1", 1, 0), "--instances 0"),
             (format!("{}, {}", inst("x", "x", 1, 2), inst("x-1", "x-1", 1, 1)), "x-1"),
             (inst("arc", "arc", 1, 1), "reserved"),
+            // A token written into the file by hand is refused, not silently dropped.
+            (
+                inst("t", "t", 1, 1).replace(r#""type": "pat""#, r#""type": "pat", "token": "x""#),
+                "token",
+            ),
             (app("0"), "--installation-id \"0\""),
             (app("12").replace(r#""app_id": "7""#, r#""app_id": "  ""#), "--app-id"),
         ];

@@ -423,6 +423,10 @@ async fn status_and_list_output() {
     let out = home.run(&["status", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no installation named \"nope\""), "{}", stderr(&out));
+    // A scale set's name is not an installation's: remove says whose instance it is.
+    let out = home.run(&["remove", "ci-2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("instances of installation \"ci\""), "{}", stderr(&out));
 }
 
 /// Creates what ARC's controller and listener would: an EphemeralRunnerSet, three

@@ -42,10 +42,12 @@ fn man_pages_are_generated_from_the_commands() {
 
     let dir = home.dir.path().join("man");
     home.ok(&["man", "--dir", dir.to_str().unwrap()]);
-    for page in ["deskrun.1", "deskrun-doctor.1", "deskrun-cluster-host-create.1"] {
+    for page in ["deskrun.1", "deskrun-doctor.1", "deskrun-cluster-host-create.1", "deskrun-man.1"]
+    {
         assert!(dir.join(page).is_file(), "{page} is written");
     }
-    assert!(!dir.join("deskrun-man.1").exists(), "the hidden command gets no page");
+    let help = stdout(&home.ok(&["--help"]));
+    assert!(help.contains("  man "), "the README's `deskrun man` is in --help: {help}");
 }
 
 #[test]
