@@ -152,6 +152,18 @@ pub async fn read(
     Ok(statuses)
 }
 
+/// The status of every scale set in `config` (optionally only those of installation or
+/// scale set `only`) when there is no cluster to read: configured, not deployed.
+pub fn not_deployed(config: &Config, only: Option<&str>) -> Vec<RunnerStatus> {
+    config
+        .installations
+        .values()
+        .flat_map(|inst| inst.scale_sets().into_iter().map(|set| (set.name, inst.name.clone())))
+        .filter(|(name, inst)| only.is_none_or(|o| o == name || o == inst))
+        .map(|(name, installation)| fold(name, Some(installation), None, None, &[], &[]))
+        .collect()
+}
+
 fn label_of(obj: &DynamicObject) -> Option<&String> {
     obj.metadata.labels.as_ref()?.get(SCALE_SET_NAME_LABEL)
 }

@@ -96,7 +96,9 @@ pub async fn status(only: Option<&str>, format: OutputFormat, watch: bool) -> an
     let handle = if running { Some(cluster.connect().await?) } else { None };
     let runners = match &handle {
         Some(handle) => deskrun::status::read(handle, &config, only).await?,
-        None => Vec::new(),
+        // NB: the configured runners all the same, not deployed: a script reading the JSON
+        // sees them rather than an empty list.
+        None => deskrun::status::not_deployed(&config, only),
     };
     let report = StatusReport {
         cluster: ClusterState {
@@ -119,7 +121,7 @@ pub async fn status(only: Option<&str>, format: OutputFormat, watch: bool) -> an
     }
     let Some(handle) = handle else {
         anyhow::bail!(
-            "cluster {} is not running, so there is nothing to watch; `deskrun up` starts it",
+            "cluster {} is not running, so there is nothing to watch; `deskrun up` creates it",
             cluster.name()
         );
     };
@@ -130,7 +132,11 @@ fn render_status(report: &StatusReport) -> String {
     let mut out = String::new();
     let cluster = &report.cluster;
     if !cluster.running {
-        let _ = writeln!(out, "Cluster {}: not running; `deskrun up` starts it", cluster.name);
+        let _ = writeln!(out, "Cluster {}: not running; `deskrun up` creates it", cluster.name);
+        let names: Vec<&str> = report.runners.iter().map(|r| r.name.as_str()).collect();
+        if !names.is_empty() {
+            let _ = writeln!(out, "Configured, not deployed: {}", names.join(", "));
+        }
         return out;
     }
     let _ = writeln!(out, "Cluster {}: running (context {})", cluster.name, cluster.context);

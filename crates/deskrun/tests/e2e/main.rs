@@ -413,6 +413,20 @@ async fn status_and_list_output() {
     insta::assert_snapshot!("list_text", stdout(&home.ok(&["list"])));
     insta::assert_snapshot!("list_json", stdout(&home.ok(&["list", "--output", "json"])));
     insta::assert_snapshot!("status_no_cluster", stdout(&home.ok(&["status"])));
+    let down: Value =
+        serde_json::from_slice(&home.ok(&["status", "--output", "json"]).stdout).unwrap();
+    let runners: Vec<(&str, &Value)> = down["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), &r["deployed"]))
+        .collect();
+    let not_deployed = json!(false);
+    assert_eq!(
+        runners,
+        [("ci-1", &not_deployed), ("ci-2", &not_deployed), ("web", &not_deployed)],
+        "with no cluster, the JSON still lists the configured runners: {down}"
+    );
 
     home.ok(&["up"]);
     let client = client().await;
