@@ -851,6 +851,12 @@ impl Mount {
             ));
         }
         let (source, target, kind) = match parts.as_slice() {
+            [target, kind] if parse_mount_type(kind).is_some() => {
+                return Err(invalid(&format!(
+                    "a type needs a host path: write SRC:{target}:{kind} (the {kind} on this \
+                     machine, then where the runner sees it)"
+                )));
+            }
             [target] => (None, *target, MountType::default()),
             [source, target] => (Some(*source), *target, MountType::default()),
             [source, target, kind] => {
@@ -945,7 +951,8 @@ fn absolute_source(source: &str, cwd: &Path) -> std::result::Result<PathBuf, &'s
     if source.starts_with('~') {
         return Err("'~user' paths are not expanded; write the full path");
     }
-    Ok(cwd.join(source))
+    // NB: `./x` is `x`: the stored path has no `.` parts to tell apart from the same one.
+    Ok(cwd.join(source).components().filter(|c| !matches!(c, Component::CurDir)).collect())
 }
 
 /// Refuses paths with `..` or characters a hostPath or kind extra mount cannot carry.
@@ -1566,6 +1573,13 @@ mod tests {
             let err = Mount::parse(spec, cwd).unwrap_err();
             assert!(matches!(err, Error::InvalidMount { .. }), "{spec} must be refused: {err}");
         }
+        let err = Mount::parse("/run/docker.sock:Socket", cwd).unwrap_err().to_string();
+        assert!(
+            err.contains("a type needs a host path: write SRC:/run/docker.sock:Socket"),
+            "{err}"
+        );
+        let dotted = Mount::parse("./cache/./npm:/root/.npm", cwd).unwrap();
+        assert_eq!(dotted.source.as_deref(), Some(Path::new("/w/cache/npm")), "no '.' parts kept");
     }
 
     #[test]

@@ -73,6 +73,13 @@ fn installation_from(
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let mut mounts =
         args.mounts.iter().map(|spec| Mount::parse(spec, &cwd)).collect::<Result<Vec<_>, _>>()?;
+    // NB: a relative host path is taken from here, which the user may not expect: say where.
+    for (spec, mount) in args.mounts.iter().zip(&mounts) {
+        let relative = spec.split(':').count() > 1 && !spec.starts_with(['/', '~']);
+        if let (true, Some(source)) = (relative, &mount.source) {
+            progress(&format!("note: --mount {spec}: the host path is {}", source.display()));
+        }
+    }
     for spec in &args.caches {
         mounts.extend(Mount::parse_cache(spec, &cwd)?);
     }

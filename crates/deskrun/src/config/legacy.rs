@@ -212,9 +212,10 @@ fn convert(key: &str, entry: &Value) -> std::result::Result<Installation, String
         serde_json::from_value(entry.clone()).map_err(|e| format!("unreadable entry: {e}"))?;
     if old.auth_type == "github-app" {
         return Err(format!(
-            "it uses a GitHub App, and deskrun needs its App ID and installation ID; save the \
-             key below to a file and run `deskrun add {key} -r URL --auth-type github-app \
-             --app-id ID --private-key-file KEY`"
+            "it uses a GitHub App, and deskrun needs its App ID and installation ID; write the \
+             key (kept in the keyring as said next) to a file with the `secret-tool lookup` \
+             shown, and run `deskrun add {key} -r URL --auth-type github-app --app-id ID \
+             --private-key-file KEY`"
         ));
     }
     // NB: the old tool upgraded http:// to https://; so does the import.
