@@ -38,7 +38,7 @@ pub fn stop_cluster(app: AppHandle) {
         let state = app.state::<AppState>();
         let result = operations::delete_cluster(&state.store, &|_| {}).await;
         activity::refresh(&app).await;
-        report(&app, "Cluster stopped; `Start cluster` brings the runners back", result);
+        report(&app, "Cluster stopped; “Start cluster” brings the runners back", result);
     });
 }
 

@@ -36,7 +36,7 @@ pub async fn overview(state: State<'_, AppState>) -> Result<Overview, IpcError> 
     Ok(Overview {
         cluster: config.cluster.name.clone(),
         cluster_running: running,
-        tray: tray::view(&summary, running, operation.is_some()),
+        tray: tray::view(&summary, running, operation.as_deref()),
         runners,
         operation,
     })

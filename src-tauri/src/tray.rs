@@ -42,9 +42,10 @@ fn icon(state: &str) -> Image<'static> {
     Image::from_bytes(bytes).unwrap_or_else(|_| Image::new(&[0, 0, 0, 0], 1, 1))
 }
 
-/// The tray's state and sentence for `summary`.
-pub fn view(summary: &BoardSummary, cluster_running: bool, operation: bool) -> TrayView {
-    let state = if operation {
+/// The tray's state and sentence for `summary`; `operation` is the long operation under way
+/// (its title is the sentence then: "Stopping the cluster…" is not "Starting…").
+pub fn view(summary: &BoardSummary, cluster_running: bool, operation: Option<&str>) -> TrayView {
+    let state = if operation.is_some() {
         TrayState::Starting
     } else if !cluster_running {
         TrayState::Stopped
@@ -53,7 +54,7 @@ pub fn view(summary: &BoardSummary, cluster_running: bool, operation: bool) -> T
     };
     let text = match state {
         TrayState::Stopped => "Runners stopped".to_owned(),
-        TrayState::Starting => "Starting…".to_owned(),
+        TrayState::Starting => operation.unwrap_or("Starting…").to_owned(),
         _ => summary.text.clone(),
     };
     TrayView { state: TrayView::state_name(state).to_owned(), text }
@@ -135,7 +136,7 @@ fn menu(
 /// once and the app goes on.
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
     let summary = app.state::<AppState>().summary();
-    let view = view(&summary, false, false);
+    let view = view(&summary, false, None);
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(&view.state))
         .tooltip(&view.text)
@@ -193,9 +194,9 @@ pub fn refresh(app: &AppHandle) {
 fn draw(app: &AppHandle) {
     let state = app.state::<AppState>();
     let summary = state.summary();
-    let operation = state.busy_operation.lock().map(|op| op.is_some()).unwrap_or(false);
+    let operation = state.busy_operation.lock().ok().and_then(|op| op.clone());
     let running = state.cluster_running.load(std::sync::atomic::Ordering::Relaxed);
-    let view = view(&summary, running, operation);
+    let view = view(&summary, running, operation.as_deref());
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     let _ = tray.set_icon(Some(icon(&view.state)));
     let _ = tray.set_tooltip(Some(&view.text));
@@ -290,6 +291,18 @@ mod tests {
         let got: Vec<(&str, &str)> = lines.iter().map(|(n, w)| (n.as_str(), w.as_str())).collect();
         assert_eq!(got, want);
         assert_eq!(runner_lines(&empty, &configured).len(), 3, "stopped");
+    }
+
+    /// While the cluster stopped, the tray said "Starting…".
+    #[test]
+    fn an_operation_is_named_by_its_own_title() {
+        let empty = deskrun::activity::RunnerBoard::new().summary();
+        let view = view(&empty, true, Some("Stopping the cluster…"));
+        assert_eq!(
+            (view.state.as_str(), view.text.as_str()),
+            ("starting", "Stopping the cluster…")
+        );
+        assert_eq!(super::view(&empty, false, None).text, "Runners stopped");
     }
 
     /// In a benchmark's burst every activity event waited for a tray redraw, which waits for

@@ -4,6 +4,7 @@ import * as api from "./lib/api";
 import { operations } from "./lib/operation.svelte";
 import { emit, overviewOf, resetFakeApi, runnerOf } from "./test/fake-api";
 import App from "./App.svelte";
+import "./app.css";
 
 vi.mock("./lib/api", async () => (await import("./test/fake-api")).fakeApiModule());
 
@@ -87,4 +88,21 @@ test("a link to GitHub opens in the user's browser, not in the app's webview", a
     .toBeVisible();
   await screen.getByRole("link", { name: "https://github.com/acme/web" }).click();
   expect(api.openLink).toHaveBeenCalledWith("https://github.com/acme/web");
+});
+
+test("hidden labels are placed inside the main pane, so the window itself never scrolls", async () => {
+  // What a user saw: with a few runners the whole window scrolled and the sidebar slid away,
+  // because the visually hidden labels were positioned against the body, not the pane.
+  vi.mocked(api.overview).mockResolvedValue(
+    overviewOf(Array.from({ length: 4 }, (_, i) => runnerOf({ name: `runner-${i}` }))),
+  );
+  const screen = await renderAt("#/");
+  await expect.element(screen.getByRole("heading", { name: "runner-3" })).toBeInTheDocument();
+  const main = document.getElementById("main")!;
+  const hidden = [...main.querySelectorAll<HTMLElement>(".visually-hidden")];
+  expect(hidden.length, "the cards have hidden labels").toBeGreaterThan(0);
+  for (const element of hidden) {
+    const parent = element.offsetParent;
+    expect(parent === main || main.contains(parent), "placed within the pane").toBe(true);
+  }
 });

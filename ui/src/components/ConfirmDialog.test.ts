@@ -7,18 +7,35 @@ test("Enter confirms: the confirm button has the focus", async () => {
   let confirmed = 0;
   const screen = await render(ConfirmDialog, {
     open: true,
+    title: "Stop the cluster?",
+    confirmLabel: "Stop",
+    onConfirm: () => confirmed++,
+  });
+  const dialog = screen.getByRole("dialog", { name: "Stop the cluster?" });
+  await expect.element(dialog).toBeVisible();
+  await expect.element(screen.getByRole("button", { name: "Stop" })).toHaveFocus();
+
+  await userEvent.keyboard("{Enter}");
+
+  expect(confirmed).toBe(1);
+  await expect.element(dialog).not.toBeInTheDocument();
+});
+
+test("a dangerous action starts on Cancel: a double Enter removes nothing", async () => {
+  let confirmed = 0;
+  const screen = await render(ConfirmDialog, {
+    open: true,
     title: "Remove web?",
     confirmLabel: "Remove runner",
     danger: true,
     onConfirm: () => confirmed++,
   });
   const dialog = screen.getByRole("dialog", { name: "Remove web?" });
-  await expect.element(dialog).toBeVisible();
-  await expect.element(screen.getByRole("button", { name: "Remove runner" })).toHaveFocus();
+  await expect.element(screen.getByRole("button", { name: "Cancel" })).toHaveFocus();
 
   await userEvent.keyboard("{Enter}");
 
-  expect(confirmed).toBe(1);
+  expect(confirmed).toBe(0);
   await expect.element(dialog).not.toBeInTheDocument();
 });
 

@@ -135,6 +135,16 @@ test("after Pause, the window offers Resume, which deploys the runners again", a
   await expect.element(screen.getByRole("button", { name: "Pause all runners" })).toBeVisible();
 });
 
+test("while the tray runs an operation, the window's actions wait for it", async () => {
+  vi.mocked(api.overview).mockResolvedValue(
+    overviewOf([runnerOf()], { operation: "Stopping the cluster…" }),
+  );
+  const { screen } = await renderLive();
+
+  await expect.element(screen.getByText("Stopping the cluster…")).toBeVisible();
+  await expect.element(screen.getByRole("button", { name: "Pause all runners" })).toBeDisabled();
+});
+
 test("remove asks first, then removes with progress", async () => {
   vi.mocked(api.overview).mockResolvedValue(overviewOf([runnerOf({ name: "web" })]));
   const { screen } = await renderLive();
