@@ -276,6 +276,27 @@ test("a name that fits alone but not with the instances' suffix is marked as typ
   await expect.element(screen.getByText(TOO_LONG)).not.toBeInTheDocument();
 });
 
+test("a runner changed elsewhere while its form is open is not silently undone", async () => {
+  const web = runnerOf({ name: "web", max_runners: 5 });
+  vi.mocked(api.overview).mockResolvedValue(overviewOf([web]));
+  const { screen, live } = await renderEditor("web");
+  const save = screen.getByRole("button", { name: "Save changes" });
+  await expect.element(screen.getByLabelText("Most runners")).toHaveValue(5);
+  await screen.getByLabelText("Idle runners").fill("2");
+  await expect.element(save).toBeEnabled();
+
+  // The CLI changes the runner: `deskrun add web --replace --max-runners 9`.
+  vi.mocked(api.overview).mockResolvedValue(overviewOf([{ ...web, max_runners: 9 }]));
+  await live.refresh();
+
+  await expect.element(screen.getByRole("alert")).toHaveTextContent("changed elsewhere");
+  await expect.element(save).toBeDisabled();
+  await screen.getByRole("button", { name: "Load the saved settings" }).click();
+  await expect.element(screen.getByLabelText("Most runners")).toHaveValue(9);
+  await expect.element(screen.getByRole("alert")).not.toBeInTheDocument();
+  await expect.element(save).toBeEnabled();
+});
+
 test("while another operation runs, Save waits for it and says so", async () => {
   const held = deferred<void>();
   startOperation("Starting runners", () => held.promise);
