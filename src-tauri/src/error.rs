@@ -21,8 +21,11 @@ pub enum ErrorCode {
     InvalidInput,
     /// The OS keyring is missing or locked.
     KeyringUnavailable,
-    /// GitHub refused the credentials or could not be asked.
+    /// GitHub refused the credentials.
     CredentialsRejected,
+    /// GitHub could not be asked (no network, DNS, a proxy), which says nothing about the
+    /// credentials.
+    GithubUnreachable,
     /// kind, helm or Docker is missing or not running.
     ToolMissing,
     /// The cluster must be recreated to map new host paths; start again with
@@ -66,6 +69,7 @@ impl From<deskrun::operations::Error> for IpcError {
             | E::MalformedToken { .. }
             | E::AppForEnterprise => ErrorCode::InvalidInput,
             E::Secrets(secrets::Error::Unavailable { .. }) => ErrorCode::KeyringUnavailable,
+            E::Verify(deskrun::github::Error::Unreachable { .. }) => ErrorCode::GithubUnreachable,
             E::Verify(_) => ErrorCode::CredentialsRejected,
             E::RecreateNeeded { .. } => ErrorCode::RecreateNeeded,
             E::Cluster(cluster::Error::Program(
@@ -88,5 +92,26 @@ impl From<deskrun::config::Error> for IpcError {
 impl From<deskrun::spec::Error> for IpcError {
     fn from(error: deskrun::spec::Error) -> Self {
         Self::new(ErrorCode::InvalidInput, &error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deskrun::github::GitHubApi;
+    use deskrun::spec::GitHubUrl;
+
+    use super::*;
+
+    /// What a user saw: saving offline said "GitHub did not accept these credentials",
+    /// which sends them to make a new token for nothing.
+    #[tokio::test]
+    async fn an_unreachable_github_is_not_rejected_credentials() {
+        // NB: port 9 (discard) on loopback: nothing listens, the connection is refused.
+        let api = GitHubApi::with_base("http://127.0.0.1:9");
+        let url = GitHubUrl::parse("https://github.com/o/r").unwrap();
+        let token = deskrun::secrets::Secret::from("ghp_x".to_owned());
+        let error = api.verify_pat(&url, &token).await.unwrap_err();
+        let ipc = IpcError::from(deskrun::operations::Error::Verify(error));
+        assert_eq!(ipc.code, ErrorCode::GithubUnreachable, "{}", ipc.message);
     }
 }

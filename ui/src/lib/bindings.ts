@@ -194,8 +194,13 @@ export type ErrorCode =
 "invalid_input" | 
 /**  The OS keyring is missing or locked. */
 "keyring_unavailable" | 
-/**  GitHub refused the credentials or could not be asked. */
+/**  GitHub refused the credentials. */
 "credentials_rejected" | 
+/**
+ *  GitHub could not be asked (no network, DNS, a proxy), which says nothing about the
+ *  credentials.
+ */
+"github_unreachable" | 
 /**  kind, helm or Docker is missing or not running. */
 "tool_missing" | 
 /**

@@ -20,6 +20,7 @@ test("each code tells the user what to do", () => {
   expect(advice("keyring_unavailable").hint).toMatch(/unlock/i);
   expect(advice("tool_missing").hint).toMatch(/kind and helm/);
   expect(advice("credentials_rejected").title).toMatch(/GitHub did not accept/);
+  expect(advice("github_unreachable").title).toMatch(/could not be reached/);
   expect(advice("invalid_input").title).toMatch(/form/);
   expect(advice("internal").title).toBe("Something went wrong");
 });

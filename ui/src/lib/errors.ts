@@ -28,6 +28,7 @@ const CODES: readonly ErrorCode[] = [
   "invalid_input",
   "keyring_unavailable",
   "credentials_rejected",
+  "github_unreachable",
   "tool_missing",
   "recreate_needed",
   "internal",
@@ -61,6 +62,12 @@ const ADVICE: Record<ErrorCode, ErrorAdvice> = {
     hint:
       "Check that the token or GitHub App can register runners for this repository or " +
       "organization. Offline? Untick “Check credentials with GitHub” to save anyway.",
+  },
+  github_unreachable: {
+    title: "GitHub could not be reached to check the credentials",
+    hint:
+      "This says nothing about the token itself. Check the network (or proxy) and try " +
+      "again, or untick “Check credentials with GitHub” to save without the check.",
   },
   tool_missing: {
     title: "Docker, kind or helm is missing",
