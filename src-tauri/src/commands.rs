@@ -54,11 +54,10 @@ pub async fn doctor() -> DoctorView {
 #[tauri::command]
 #[specta::specta]
 pub fn validate_field(field: FormField, value: String) -> Option<String> {
-    let cwd = std::env::current_dir().unwrap_or_default();
     let result = match field {
         FormField::Name => spec::validate_installation_name(&value, 1).map(|_| ()),
         FormField::Repository => GitHubUrl::parse(&value).map(|_| ()),
-        FormField::Mount => Mount::parse(&value, &cwd).map(|_| ()),
+        FormField::Mount => Mount::parse_absolute(&value).map(|_| ()),
         FormField::AppId => spec::parse_app_id(Some(&value)).map(|_| ()),
         FormField::InstallationId if value.trim().is_empty() => Ok(()),
         FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
@@ -132,12 +131,11 @@ fn forward(channel: &Channel<ProgressView>) -> impl Fn(operations::Progress) + S
 }
 
 fn request_from(form: RunnerForm) -> Result<AddRequest, IpcError> {
-    let cwd = std::env::current_dir().unwrap_or_default();
     let mounts = form
         .mounts
         .iter()
         .filter(|m| !m.trim().is_empty())
-        .map(|m| Mount::parse(m.trim(), &cwd))
+        .map(|m| Mount::parse_absolute(m.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     let app = match form.auth.as_str() {
         "pat" => None,

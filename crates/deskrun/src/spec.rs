@@ -818,6 +818,23 @@ impl Mount {
         Self::parse_as("--mount", spec, cwd)
     }
 
+    /// Parses a mount spec where there is no working directory to resolve a relative host
+    /// path against (the desktop app, started from a menu): such a path is refused.
+    pub fn parse_absolute(spec: &str) -> Result<Self> {
+        let source = spec.split(':').next().filter(|_| spec.contains(':'));
+        if let Some(source) = source.filter(|s| !s.is_empty() && !s.starts_with(['/', '~'])) {
+            return Err(Error::InvalidMount {
+                flag: "mount",
+                value: spec.to_owned(),
+                reason: format!(
+                    "the host path {source:?} is relative, and the app has no working \
+                     directory to take it from; write the full path (or ~/…)"
+                ),
+            });
+        }
+        Self::parse_as("mount", spec, Path::new("/"))
+    }
+
     /// Parses a `--cache` spec, the original deskrun's spelling: `target` or `src:target`,
     /// several separated by commas.
     pub fn parse_cache(spec: &str, cwd: &Path) -> Result<Vec<Self>> {
@@ -1578,6 +1595,10 @@ mod tests {
             err.contains("a type needs a host path: write SRC:/run/docker.sock:Socket"),
             "{err}"
         );
+        let err = Mount::parse_absolute("./cache:/x").unwrap_err().to_string();
+        assert!(err.contains("relative") && err.contains("full path"), "{err}");
+        assert!(Mount::parse_absolute("/host/cache:/x").is_ok());
+        assert!(Mount::parse_absolute("/var/lib/docker").is_ok(), "a target alone is fine");
         let dotted = Mount::parse("./cache/./npm:/root/.npm", cwd).unwrap();
         assert_eq!(dotted.source.as_deref(), Some(Path::new("/w/cache/npm")), "no '.' parts kept");
     }
