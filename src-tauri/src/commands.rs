@@ -53,9 +53,17 @@ pub async fn doctor() -> DoctorView {
 /// Checks one form field with the engine's own rules; `None` when it is fine.
 #[tauri::command]
 #[specta::specta]
-pub fn validate_field(field: FormField, value: String) -> Option<String> {
+pub fn validate_field(
+    state: State<'_, AppState>,
+    field: FormField,
+    value: String,
+) -> Option<String> {
     let result = match field {
-        FormField::Name => spec::validate_installation_name(&value, 1).map(|_| ()),
+        FormField::Name => match spec::validate_installation_name(&value, 1) {
+            // NB: the form checks names only when adding (an edited name is read-only).
+            Ok(()) => return taken_name(&state, value.trim()),
+            Err(error) => Err(error),
+        },
         FormField::Repository => GitHubUrl::parse(&value).map(|_| ()),
         FormField::Mount => Mount::parse_absolute(&value).map(|_| ()),
         FormField::AppId => spec::parse_app_id(Some(&value)).map(|_| ()),
@@ -63,6 +71,22 @@ pub fn validate_field(field: FormField, value: String) -> Option<String> {
         FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
     };
     result.err().map(|e| e.to_string())
+}
+
+/// Says so when `name` is a configured runner's or one of their scale sets' (`web-2`).
+fn taken_name(state: &AppState, name: &str) -> Option<String> {
+    let config = state.store.load().ok()?;
+    let owner = config
+        .installations
+        .values()
+        .find(|inst| inst.name == name || inst.scale_sets().iter().any(|set| set.name == name))?;
+    Some(if owner.name == name {
+        format!(
+            "a runner named {name:?} exists already; edit it from the Runners list, or pick another name"
+        )
+    } else {
+        format!("{name:?} is the name of an instance of runner {:?}; pick another name", owner.name)
+    })
 }
 
 /// Checks the form's runner counts with the engine's rules (the same as `deskrun add`'s
@@ -245,8 +269,7 @@ pub fn set_settings(
     settings: Settings,
 ) -> Result<(), IpcError> {
     use tauri_plugin_autostart::ManagerExt;
-    spec::validate_name(&settings.cluster, 1)
-        .map_err(|e| IpcError::invalid(format!("cluster name: {e}")))?;
+    spec::validate_cluster_name(&settings.cluster).map_err(|e| IpcError::invalid(e.to_string()))?;
     // NB: the login-item library creates ~/.config/autostart but not ~/.config itself,
     // which a fresh account may lack.
     #[cfg(target_os = "linux")]
@@ -351,6 +374,34 @@ pub fn open_link(app: AppHandle, url: String) -> Result<(), IpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a user saw: a name already taken passed the form and was refused only on Save,
+    /// in the CLI's words.
+    #[test]
+    fn a_taken_name_is_said_as_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = deskrun::config::ConfigStore::in_dir(dir.path());
+        let ci = Installation {
+            name: "ci".into(),
+            repository: GitHubUrl::parse("https://github.com/o/r").unwrap(),
+            mode: ContainerMode::Kubernetes,
+            min_runners: 1,
+            max_runners: 1,
+            instances: 2,
+            mounts: vec![],
+            auth: Auth::Pat,
+        };
+        store
+            .update(|config| {
+                config.installations.insert("ci".into(), ci);
+                Ok::<_, deskrun::config::Error>(())
+            })
+            .unwrap();
+        let state = AppState::new(store);
+        assert!(taken_name(&state, "ci").is_some_and(|m| m.contains("exists already")));
+        assert!(taken_name(&state, "ci-2").is_some_and(|m| m.contains("instance of runner")));
+        assert_eq!(taken_name(&state, "web"), None);
+    }
 
     /// The form once checked counts in TypeScript, and only "a whole number": min above max
     /// or 300 runners passed the form and were refused only on Save.

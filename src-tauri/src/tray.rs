@@ -97,7 +97,8 @@ fn menu(
 ) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     menu.append(&MenuItem::with_id(app, "status", &view.text, false, None::<&str>)?)?;
-    for (name, what) in runner_lines(summary, &configured_scale_sets(app)) {
+    let configured = configured_scale_sets(app);
+    for (name, what) in runner_lines(summary, &configured) {
         let label = format!("{name} — {what}");
         menu.append(&MenuItem::with_id(
             app,
@@ -125,7 +126,12 @@ fn menu(
     if deployed {
         menu.append(&item(PAUSE, "Pause all runners", true)?)?;
     } else {
-        menu.append(&item(RESUME, "Resume all runners", cluster_running)?)?;
+        // NB: nothing configured, nothing to resume: "Add runner…" is the way on.
+        menu.append(&item(
+            RESUME,
+            "Resume all runners",
+            cluster_running && !configured.is_empty(),
+        )?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, QUIT, "Quit deskrun", true, None::<&str>)?)?;

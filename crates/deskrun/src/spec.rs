@@ -64,6 +64,18 @@ pub enum Error {
         /// A name to use instead.
         suggestion: String,
     },
+    /// The kind cluster name is not one kind and Docker accept.
+    #[error(
+        "cluster name {value:?} is not valid: {reason}; use lowercase letters, digits and '-', \
+         starting and ending with a letter or digit, at most {MAX_CLUSTER_NAME_LEN} characters \
+         (kind names the node container \"<name>-control-plane\"), for example \"deskrun\""
+    )]
+    InvalidClusterName {
+        /// The name as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The name is one deskrun itself uses in the cluster.
     #[error(
         "name {value:?} is reserved: deskrun's ARC controller is the Helm release {value:?} in \
@@ -226,6 +238,28 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
             max: MAX_SCALE_SET_NAME_LEN.saturating_sub(suffix),
             suffix_note,
         });
+    }
+    Ok(())
+}
+
+/// The longest kind cluster name: its node is the container and host `<name>-control-plane`,
+/// which must stay a 63-character DNS label.
+pub const MAX_CLUSTER_NAME_LEN: usize = 63 - "-control-plane".len();
+
+/// Checks a kind cluster name (the setting, not a runner's name: none of ARC's limits apply).
+pub fn validate_cluster_name(name: &str) -> Result<()> {
+    let invalid = |reason| Err(Error::InvalidClusterName { value: name.to_owned(), reason });
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return invalid("it has characters other than lowercase letters, digits and '-'");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return invalid("it starts or ends with '-'");
+    }
+    if name.len() > MAX_CLUSTER_NAME_LEN {
+        return invalid("it is too long");
     }
     Ok(())
 }
@@ -1539,6 +1573,24 @@ mod tests {
         assert!(validate_installation_name("2001-12", 3).is_err());
         for name in ["web", "a1", "x123", "yes-please", "on-call", "no1", "0xg", "1e5x", "12-3"] {
             assert_eq!(validate_installation_name(name, 2), Ok(()), "{name}");
+        }
+    }
+
+    /// The Settings check used the runner-name rules: an empty name suggested "my-runner",
+    /// and a long one was measured against ARC's "-gha-rs-no-permission".
+    #[test]
+    fn cluster_names_have_kinds_rules_not_a_runners() {
+        assert_eq!(validate_cluster_name("deskrun"), Ok(()));
+        assert_eq!(validate_cluster_name(&"c".repeat(MAX_CLUSTER_NAME_LEN)), Ok(()));
+        for (name, says) in [
+            ("", "it is empty"),
+            ("My_Cluster", "characters other than"),
+            ("-c", "starts or ends"),
+            (&"c".repeat(MAX_CLUSTER_NAME_LEN + 1), "too long"),
+        ] {
+            let err = validate_cluster_name(name).unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains("control-plane"), "{name}: {err}");
+            assert!(!err.contains("my-runner") && !err.contains("gha-rs"), "{err}");
         }
     }
 

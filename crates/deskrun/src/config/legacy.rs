@@ -129,7 +129,7 @@ pub fn import(
     if config.installations.is_empty()
         && let Some(name) = old.get("cluster_name").and_then(Value::as_str)
         && !name.is_empty()
-        && spec::validate_name(name, 1).is_ok()
+        && spec::validate_cluster_name(name).is_ok()
     {
         config.cluster.name = name.to_owned();
     }

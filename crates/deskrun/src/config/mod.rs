@@ -129,8 +129,7 @@ impl Config {
         if self.version == 0 {
             return Err("\"version\" is 0; the first version is 1".to_owned());
         }
-        crate::spec::validate_name(&self.cluster.name, 1)
-            .map_err(|e| format!("cluster name: {e}"))?;
+        crate::spec::validate_cluster_name(&self.cluster.name).map_err(|e| e.to_string())?;
         let cache_root = crate::arc::CacheRoot::from_env();
         for (key, inst) in &self.installations {
             if key != &inst.name {
