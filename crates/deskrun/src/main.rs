@@ -25,14 +25,19 @@ fn main() -> ExitCode {
         // NB: the run is dropped on Ctrl-C or SIGTERM rather than killed by the default
         // handler, so its temporary kubeconfig (cluster-admin keys) is removed and helm/kind
         // children are killed with it.
+        // NB: biased, the command first: one that prompts before its first await (add's
+        // token prompt) reads before the handler exists, so Ctrl-C there ends it as usual.
         tokio::select! {
+            biased;
             result = cli::run(args) => Some(result),
             () = cli::stop_requested() => None,
         }
     });
     let Some(outcome) = outcome else {
         eprintln!("deskrun: interrupted; `deskrun up` finishes a deployment that was under way");
-        return ExitCode::from(130);
+        // NB: exit at once: dropping the runtime would wait for a blocking read of stdin (a
+        // question being asked) that nobody will answer. The command's files are gone already.
+        std::process::exit(130);
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

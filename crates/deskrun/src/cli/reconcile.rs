@@ -16,7 +16,7 @@ pub async fn up(recreate_cluster: bool) -> anyhow::Result<()> {
     match operations::up(&store, &secrets, options, &show).await {
         Err(error @ operations::Error::RecreateNeeded { .. }) => {
             eprintln!("{error}");
-            if !confirm("Recreate the cluster now?")? {
+            if !confirm("Recreate the cluster now?").await? {
                 anyhow::bail!(
                     "cluster not recreated; run `deskrun up --recreate-cluster` when ready"
                 );
@@ -41,12 +41,17 @@ pub async fn remove(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn confirm(question: &str) -> anyhow::Result<bool> {
+/// Asks `question` on the terminal; no terminal is a no. The read runs off the async
+/// threads, so Ctrl-C still interrupts while the question waits.
+async fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
     eprint!("{question} [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map(|_| answer)
+    })
+    .await??;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
