@@ -12,6 +12,7 @@ test("humanBytes reads like a file manager", () => {
 
 test("humanDuration drops the units that do not matter", () => {
   expect(humanDuration(4.4)).toBe("4 s");
+  expect(humanDuration(5.6), "as the notification counts: whole seconds down").toBe("5 s");
   expect(humanDuration(60)).toBe("1 min");
   expect(humanDuration(75)).toBe("1 min 15 s");
   expect(humanDuration(3600)).toBe("1 h");

@@ -18,7 +18,8 @@ export function humanBytes(bytes: number): string {
 /** `75` → "1 min 15 s"; `3900` → "1 h 5 min". */
 export function humanDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "—";
-  const total = Math.round(seconds);
+  // NB: whole seconds down, as the notification counts them ("in 5s" and "5 s", not "6 s").
+  const total = Math.floor(seconds);
   if (total < 60) return `${total} s`;
   const minutes = Math.floor(total / 60);
   if (minutes < 60) {
