@@ -69,6 +69,7 @@ pub fn validate_field(
         FormField::AppId => spec::parse_app_id(Some(&value)).map(|_| ()),
         FormField::InstallationId if value.trim().is_empty() => Ok(()),
         FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
+        FormField::Cluster => spec::validate_cluster_name(value.trim()),
     };
     result.err().map(|e| e.to_string())
 }

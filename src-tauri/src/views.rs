@@ -217,6 +217,8 @@ pub enum FormField {
     AppId,
     /// The installation ID.
     InstallationId,
+    /// The kind cluster name (Settings).
+    Cluster,
 }
 
 /// Progress of a long operation, streamed to the window.

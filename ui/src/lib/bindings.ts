@@ -222,7 +222,9 @@ export type FormField =
 /**  The GitHub App ID. */
 "app_id" | 
 /**  The installation ID. */
-"installation_id";
+"installation_id" | 
+/**  The kind cluster name (Settings). */
+"cluster";
 
 /**  An error a command returns to the window. */
 export type IpcError = {

@@ -48,14 +48,19 @@ test("settings round-trip: loaded, changed, saved as shown", async () => {
 
 test("a bad cluster name shows the engine's words and blocks saving", async () => {
   vi.mocked(api.validateField).mockImplementation(async (field, value) =>
-    field === "name" && value.includes("_") ? `invalid name "${value}"` : null,
+    field === "cluster" && value.includes("_") ? `invalid name "${value}"` : null,
   );
   const screen = await render(SettingsView);
   await screen.getByLabelText("kind cluster name").fill("my_cluster");
 
   await expect.element(screen.getByText('invalid name "my_cluster"')).toBeVisible();
   await expect.element(screen.getByRole("button", { name: "Save settings" })).toBeDisabled();
-  expect(api.validateField).toHaveBeenCalledWith("name", "my_cluster");
+  expect(api.validateField).toHaveBeenCalledWith("cluster", "my_cluster");
+  await expect
+    .element(screen.getByText(/is not stopped by this/), {
+      message: "a rename says the old cluster keeps running",
+    })
+    .toBeVisible();
 });
 
 test("Revert puts back what is stored", async () => {
