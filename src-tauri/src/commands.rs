@@ -71,7 +71,28 @@ pub fn validate_field(
         FormField::InstallationId => spec::parse_installation_id(&value).map(|_| ()),
         FormField::Cluster => spec::validate_cluster_name(value.trim()),
     };
-    result.err().map(|e| e.to_string())
+    result.err().map(|e| in_form_words(&e.to_string()))
+}
+
+/// The engine's message in the form's words: its fields' labels where the CLI's flags are.
+fn in_form_words(message: &str) -> String {
+    const LABELS: [(&str, &str); 9] = [
+        ("--repository", "the URL"),
+        ("--min-runners", "Idle runners"),
+        ("--max-runners", "Most runners"),
+        ("--instances", "Instances"),
+        ("--mount", "the mount"),
+        ("--app-id", "the App ID"),
+        ("--installation-id", "the installation ID"),
+        ("--auth-type github-app", "a GitHub App"),
+        ("--token-stdin or DESKRUN_TOKEN", "the Token field"),
+    ];
+    let mut text = message.to_owned();
+    for (flag, label) in LABELS {
+        text = text.replace(flag, label);
+    }
+    let mut chars = text.chars();
+    chars.next().map_or(text.clone(), |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// Says so when `name` is a configured runner's or one of their scale sets' (`web-2`).
@@ -110,7 +131,9 @@ pub fn validate_counts(
     // NB: only what the suffix adds: a name that is wrong alone is validate_field's to say.
     let name = name.trim();
     if instances > 1 && spec::validate_installation_name(name, 1).is_ok() {
-        check.name = spec::validate_installation_name(name, instances).err().map(|e| e.to_string());
+        check.name = spec::validate_installation_name(name, instances)
+            .err()
+            .map(|e| in_form_words(&e.to_string()));
     }
     if instances <= 1 {
         check.min_runners = min_runners.is_none().then(|| whole(0)).flatten();
@@ -125,7 +148,7 @@ pub fn validate_counts(
             "--max-runners" => &mut check.max_runners,
             _ => &mut check.min_runners,
         };
-        slot.get_or_insert(error.to_string());
+        slot.get_or_insert(in_form_words(&error.to_string()));
     }
     check
 }
@@ -376,6 +399,18 @@ pub fn open_link(app: AppHandle, url: String) -> Result<(), IpcError> {
 mod tests {
     use super::*;
 
+    /// The form's messages spoke the CLI's flags ("raise --max-runners") under fields
+    /// labelled otherwise.
+    #[test]
+    fn form_messages_use_the_forms_labels() {
+        let check = validate_counts(String::new(), Some(4), Some(2), Some(1));
+        let min = check.min_runners.unwrap();
+        assert!(min.starts_with("Idle runners 4") && min.contains("raise Most runners"), "{min}");
+        let url =
+            in_form_words("--repository \"x\" is not valid: use --token-stdin or DESKRUN_TOKEN");
+        assert_eq!(url, "The URL \"x\" is not valid: use the Token field");
+    }
+
     /// What a user saw: a name already taken passed the form and was refused only on Save,
     /// in the CLI's words.
     #[test]
@@ -409,12 +444,12 @@ mod tests {
     #[test]
     fn counts_are_checked_by_the_engine_rules_per_field() {
         let check = validate_counts(String::new(), Some(4), Some(2), Some(1));
-        assert!(check.min_runners.as_deref().is_some_and(|m| m.contains("above --max-runners 2")));
+        assert!(check.min_runners.as_deref().is_some_and(|m| m.contains("above Most runners 2")));
         assert_eq!((check.max_runners, check.instances), (None, None));
         let check = validate_counts(String::new(), Some(0), Some(300), Some(1));
         assert!(check.max_runners.is_some_and(|m| m.contains("from 1 to 256")));
         let check = validate_counts(String::new(), None, None, Some(0));
-        assert!(check.instances.is_some_and(|m| m.contains("--instances 0")));
+        assert!(check.instances.is_some_and(|m| m.contains("Instances 0")));
         assert_eq!(
             validate_counts(String::new(), Some(9), None, Some(3)),
             CountsCheck::default(),
