@@ -145,6 +145,24 @@ test("while the tray runs an operation, the window's actions wait for it", async
   await expect.element(screen.getByRole("button", { name: "Pause all runners" })).toBeDisabled();
 });
 
+test("a runner that needs attention is listed first", async () => {
+  vi.mocked(api.overview).mockResolvedValue(
+    overviewOf([
+      runnerOf({ name: "alpha" }),
+      runnerOf({ name: "beta" }),
+      runnerOf({ name: "zeta", state: "attention" }),
+    ]),
+  );
+  const { screen } = await renderLive();
+  await expect.element(screen.getByRole("heading", { name: "zeta" })).toBeVisible();
+  const names = [...document.querySelectorAll("h2, h3")].map((h) => h.textContent?.trim());
+  expect(names.filter((n) => ["alpha", "beta", "zeta"].includes(n ?? ""))).toEqual([
+    "zeta",
+    "alpha",
+    "beta",
+  ]);
+});
+
 test("remove asks first, then removes with progress", async () => {
   vi.mocked(api.overview).mockResolvedValue(overviewOf([runnerOf({ name: "web" })]));
   const { screen } = await renderLive();
