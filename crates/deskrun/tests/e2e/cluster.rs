@@ -10,6 +10,13 @@ fn cluster_status(home: &Home) -> Value {
     serde_json::from_slice(&out.stdout).expect("cluster status --output json is JSON")
 }
 
+/// Saves installation `name` without deploying or asking GitHub.
+fn add_saved(home: &Home, name: &str) {
+    let add = ["add", name, "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
+    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
+    assert!(out.status.success(), "add {name}: {}", stderr(&out));
+}
+
 /// How many times deskrun asked kind to create a cluster so far.
 fn kind_creates() -> usize {
     let log = std::path::Path::new(&harness_env("DESKRUN_TEST_STATE")).join("kind-calls.log");
@@ -86,9 +93,7 @@ fn version_names_deskrun_and_the_pinned_arc_version() {
 async fn up_without_helm_says_so_before_creating_the_cluster() {
     let _cluster = exclusive_cluster().await;
     let home = Home::new();
-    let add = ["add", "web", "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
-    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_saved(&home, "web");
     let creates = kind_creates();
     let missing = home.dir.path().join("no-helm-here");
     let out = home.cmd().arg("up").env("DESKRUN_HELM", &missing).output().unwrap();
@@ -105,9 +110,7 @@ async fn up_without_helm_says_so_before_creating_the_cluster() {
 async fn an_interrupted_up_leaves_no_kubeconfig_behind() {
     let _cluster = exclusive_cluster().await;
     let home = Home::new();
-    let add = ["add", "web", "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
-    let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_saved(&home, "web");
     // A helm that takes its time, so that the interrupt lands while up holds the kubeconfig.
     let tmp = home.dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
@@ -147,9 +150,7 @@ async fn one_failing_release_does_not_stop_the_others() {
     let _cluster = exclusive_cluster().await;
     let home = Home::new();
     for name in ["alpha", "bad", "gamma", "delta"] {
-        let add = ["add", name, "-r", "https://github.com/acme/web", "--no-deploy", "--no-verify"];
-        let out = home.cmd().args(add).env("DESKRUN_TOKEN", TOKEN).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        add_saved(&home, name);
     }
     // Helm refuses the release "bad" and installs everything else for real.
     let shim = home.dir.path().join("helm");
