@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
     });
     let Some(outcome) = outcome else {
-        eprintln!("deskrun: interrupted; `deskrun up` finishes a deployment that was under way");
+        eprintln!("deskrun: interrupted; run the command again to finish what it started");
         // NB: exit at once: dropping the runtime would wait for a blocking read of stdin (a
         // question being asked) that nobody will answer. The command's files are gone already.
         std::process::exit(130);

@@ -322,8 +322,14 @@ fn check_token(token: Secret) -> Result<Secret> {
             "give exactly one token (check what was pasted or piped)",
         );
     }
-    if trimmed.starts_with(['"', '\'']) || trimmed.ends_with(['"', '\'']) {
+    if trimmed.starts_with(['"', '\'', '`']) || trimmed.ends_with(['"', '\'', '`']) {
         return malformed("is in quotes", "give the token without the quotes around it");
+    }
+    if trimmed.contains('=') {
+        return malformed(
+            "has a '=' in it, as in NAME=value (GitHub tokens have none)",
+            "give only the value",
+        );
     }
     // NB: GitHub's tokens are ASCII letters, digits and '_' (ghp_…, github_pat_…, ghs_…);
     // anything else came from a copy that took more than the token.
@@ -681,6 +687,8 @@ mod tests {
             ("ghp_one\nghp_two", "line break or space"),
             ("\"ghp_quoted\"", "in quotes"),
             ("'ghp_quoted'", "in quotes"),
+            ("`ghp_quoted`", "in quotes"),
+            ("GITHUB_TOKEN=ghp_abc", "NAME=value"),
             ("ghp_\u{1}ctl", "control characters"),
             ("ghp_é", "non-ASCII"),
             (

@@ -341,7 +341,14 @@ fn suggest_name(name: &str, instances: u32) -> String {
     let suffix = if instances > 1 { format!("-{instances}").len() } else { 0 };
     let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN - suffix).collect();
     let cut = cut.trim_end_matches('-');
-    if cut.is_empty() { "my-runner".to_owned() } else { cut.to_owned() }
+    match cut {
+        "" => "my-runner".to_owned(),
+        // NB: a suggestion must pass the rules it is offered under (".5" gave "5").
+        cut if yaml_non_string(cut).is_some() || cut == crate::arc::CONTROLLER_RELEASE => {
+            format!("runner-{cut}").chars().take(MAX_SCALE_SET_NAME_LEN - suffix).collect()
+        }
+        cut => cut.to_owned(),
+    }
 }
 
 /// What a GitHub URL points at; it decides the API endpoints and the permissions needed.
@@ -1430,6 +1437,20 @@ mod tests {
         );
         assert!(validate_name("-a", 1).is_err());
         assert!(validate_name("", 1).is_err());
+    }
+
+    #[test]
+    fn the_suggested_name_passes_the_rules_it_is_offered_under() {
+        for (bad, instances) in [(".5", 1), ("1e+5", 1), ("1E5", 1), ("ARC", 1), ("0x_1", 2)] {
+            let Err(Error::InvalidName { suggestion, .. }) = validate_name(bad, instances) else {
+                panic!("{bad} must be refused as not a DNS label");
+            };
+            assert_eq!(
+                validate_installation_name(&suggestion, instances),
+                Ok(()),
+                "{bad} suggested {suggestion}"
+            );
+        }
     }
 
     #[test]

@@ -204,6 +204,15 @@ fn read_secret(args: &AddArgs, is_app: bool, optional: bool) -> anyhow::Result<O
                  right after --auth-value (better: pipe it with --token-stdin)"
             );
         }
+        // NB: no token starts with '-', and a PEM key starts with "-----BEGIN"; anything
+        // else is a flag taken for the value (not quoted: it might be a secret after all).
+        if value.starts_with('-') && !value.starts_with("-----BEGIN") {
+            bail!(
+                "--auth-value got a value starting with '-', which no {what} does (a flag \
+                 taken for the value?): put the {what} right after --auth-value (better: pipe \
+                 it with --token-stdin)"
+            );
+        }
         progress(
             "warning: --auth-value is visible to other processes and kept in shell history; \
              prefer --token-stdin or DESKRUN_TOKEN",
@@ -240,6 +249,10 @@ fn add_flag_named(value: &str) -> Option<String> {
     let command = super::Cli::command();
     let add = command.find_subcommand("add")?;
     let name = value.split_once('=').map_or(value, |(name, _)| name);
+    // NB: clap's own flags are not in the argument list.
+    if ["-h", "--help", "-V", "--version", "--"].contains(&name) {
+        return Some(name.to_owned());
+    }
     let known = add.get_arguments().chain(command.get_arguments()).any(|arg| {
         name.strip_prefix("--").is_some_and(|long| arg.get_long() == Some(long))
             || name.strip_prefix('-').is_some_and(|short| {

@@ -334,7 +334,14 @@ impl ConfigStore {
     /// A symlinked file (a dotfiles checkout) stays a symlink: the file it points at is the
     /// one replaced.
     fn write_text(&self, text: &str) -> Result<()> {
-        let real = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        let real = std::fs::canonicalize(&self.path).unwrap_or_else(|_| {
+            // NB: a symlink to a file not made yet (a fresh dotfiles checkout) is written
+            // through too: replacing the link would cut it off from the checkout.
+            match std::fs::read_link(&self.path) {
+                Ok(target) => self.dir().join(target),
+                Err(_) => self.path.clone(),
+            }
+        });
         let dir = real.parent().unwrap_or(Path::new("."));
         let text = format!("{}\n", text.trim_end());
         let mut temp = tempfile::Builder::new()
@@ -385,6 +392,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ConfigStore::in_dir(dir.path());
         assert_eq!(store.load().unwrap(), Config::default());
+    }
+
+    /// A config.json that links to a file not made yet (a fresh dotfiles checkout) was
+    /// replaced by a regular file, cutting the link.
+    #[test]
+    fn a_link_to_a_missing_file_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(&dir.path().join("config"));
+        fs::create_dir_all(dir.path().join("config")).unwrap();
+        fs::create_dir_all(dir.path().join("dotfiles")).unwrap();
+        std::os::unix::fs::symlink("../dotfiles/deskrun.json", store.path()).unwrap();
+        store
+            .update(|c: &mut Config| {
+                c.cluster.name = "linked".into();
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        assert!(store.path().symlink_metadata().unwrap().is_symlink(), "still a link");
+        let real = fs::read_to_string(dir.path().join("dotfiles/deskrun.json")).unwrap();
+        assert!(real.contains("\"linked\""), "{real}");
     }
 
     /// What a user saw: an emptied config.json read as "no runners", and the next `up`

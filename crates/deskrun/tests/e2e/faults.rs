@@ -748,7 +748,13 @@ fn a_private_key_given_with_auth_value_is_taken_and_never_echoed() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stderr(&out).contains("dashLeading"), "{}", stderr(&out));
     // A forgotten value must not swallow the next flag as the token (and deploy, here).
-    for flag in ["--no-deploy", "-r", "--mode=dind"] {
+    for (flag, says) in [
+        ("--no-deploy", "one of add's flags"),
+        ("-r", "one of add's flags"),
+        ("--mode=dind", "one of add's flags"),
+        ("-h", "one of add's flags"),
+        ("--foo", "starting with '-'"),
+    ] {
         let out = home
             .cmd()
             .args(["add", "forgot", "--auth-value", flag, "--no-verify", "--no-deploy"])
@@ -757,7 +763,7 @@ fn a_private_key_given_with_auth_value_is_taken_and_never_echoed() {
             .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
-        assert!(err.contains("one of add's flags"), "{flag}: {err}");
+        assert!(err.contains(says), "{flag}: {err}");
         assert_eq!(home.keyring_lookup("forgot"), None, "{flag}: nothing stored");
     }
 }
