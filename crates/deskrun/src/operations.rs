@@ -514,11 +514,7 @@ pub async fn remove(
     let config = store.load()?;
     let Some(installation) = config.installations.get(name).cloned() else {
         // NB: `web-2` is a scale set of installation `web`; instances go and come together.
-        let owner = config
-            .installations
-            .values()
-            .find(|inst| inst.scale_sets().iter().any(|set| set.name == name) && inst.name != name);
-        let hint = owner.map_or_else(String::new, |inst| {
+        let hint = config.owner_of(name).map_or_else(String::new, |inst| {
             format!(
                 " ({name} is one of the {} instances of installation {:?}: remove that, or \
                  lower its --instances with `deskrun add {} --replace --instances N`)",

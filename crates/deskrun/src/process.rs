@@ -329,22 +329,17 @@ fn context_endpoint(config_dir: &Path, context: &str) -> (Option<String>, bool) 
 fn docker_unavailable(stderr: &str) -> Option<(String, &'static str)> {
     const START: &str = "start Docker (or Docker Desktop), or point DOCKER_HOST (or `docker \
                          context use`) at the running one";
+    const NO_CONTEXT: &str = "the docker context does not exist: list them with `docker context \
+                              ls` and pick one with `docker context use NAME` (or unset \
+                              DOCKER_CONTEXT)";
     const SIGNS: [(&str, &str); 7] = [
         (
             "permission denied while trying to connect to the Docker daemon",
             "Docker runs, but this user may not use it: add it to the docker group (`sudo \
              usermod -aG docker $USER`) and log in again, or use rootless Docker",
         ),
-        (
-            "context not found",
-            "the docker context does not exist: list them with `docker context ls` and pick one \
-             with `docker context use NAME` (or unset DOCKER_CONTEXT)",
-        ),
-        (
-            "is not found on the file system",
-            "the docker context does not exist: list them with `docker context ls` and pick one \
-             with `docker context use NAME` (or unset DOCKER_CONTEXT)",
-        ),
+        ("context not found", NO_CONTEXT),
+        ("is not found on the file system", NO_CONTEXT),
         ("Cannot connect to the Docker daemon", START),
         (
             "\"docker\": executable file not found",

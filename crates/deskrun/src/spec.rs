@@ -216,16 +216,10 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
         reason,
         suggestion: suggest_name(name, instances),
     };
-    if name.is_empty() {
-        return Err(invalid("it is empty"));
+    if let Some(reason) = dns_label_problem(name) {
+        return Err(invalid(reason));
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(invalid("it has characters other than lowercase letters, digits and '-'"));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err(invalid("it starts or ends with '-'"));
-    }
-    let suffix = if instances > 1 { format!("-{instances}").len() } else { 0 };
+    let suffix = instance_suffix_len(instances);
     if name.len() + suffix > MAX_SCALE_SET_NAME_LEN {
         let suffix_note = if suffix > 0 {
             format!(" with the instance suffix \"-{instances}\"")
@@ -242,26 +236,45 @@ pub fn validate_name(name: &str, instances: u32) -> Result<()> {
     Ok(())
 }
 
+/// What keeps `name` from being a DNS-1123 label (length aside), if anything.
+fn dns_label_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("it is empty");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Some("it has characters other than lowercase letters, digits and '-'");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some("it starts or ends with '-'");
+    }
+    None
+}
+
+/// How many characters `--instances` adds to a scale set name (`-N`, the longest N).
+fn instance_suffix_len(instances: u32) -> usize {
+    if instances > 1 { format!("-{instances}").len() } else { 0 }
+}
+
+/// The scale set name of `instance` of installation `name` (`None`: the only one).
+fn scale_set_name(name: &str, instance: Option<u32>) -> String {
+    match instance {
+        Some(i) => format!("{name}-{i}"),
+        None => name.to_owned(),
+    }
+}
+
 /// The longest kind cluster name: its node is the container and host `<name>-control-plane`,
 /// which must stay a 63-character DNS label.
 pub const MAX_CLUSTER_NAME_LEN: usize = 63 - "-control-plane".len();
 
 /// Checks a kind cluster name (the setting, not a runner's name: none of ARC's limits apply).
 pub fn validate_cluster_name(name: &str) -> Result<()> {
-    let invalid = |reason| Err(Error::InvalidClusterName { value: name.to_owned(), reason });
-    if name.is_empty() {
-        return invalid("it is empty");
+    let problem = dns_label_problem(name)
+        .or_else(|| (name.len() > MAX_CLUSTER_NAME_LEN).then_some("it is too long"));
+    match problem {
+        Some(reason) => Err(Error::InvalidClusterName { value: name.to_owned(), reason }),
+        None => Ok(()),
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return invalid("it has characters other than lowercase letters, digits and '-'");
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return invalid("it starts or ends with '-'");
-    }
-    if name.len() > MAX_CLUSTER_NAME_LEN {
-        return invalid("it is too long");
-    }
-    Ok(())
 }
 
 /// Checks an installation's name: [`validate_name`], and not a name deskrun itself uses in
@@ -277,7 +290,8 @@ pub fn validate_installation_name(name: &str, instances: u32) -> Result<()> {
             suggestion: format!("{name}-runner"),
         });
     }
-    let instance_names = (1..=instances).filter(|_| instances > 1).map(|i| format!("{name}-{i}"));
+    let instance_names =
+        (1..=instances).filter(|_| instances > 1).map(|i| scale_set_name(name, Some(i)));
     let scale_sets = std::iter::once(name.to_owned()).chain(instance_names);
     for scale_set in scale_sets {
         if let Some(reads_as) = yaml_non_string(&scale_set) {
@@ -338,7 +352,7 @@ fn suggest_name(name: &str, instances: u32) -> String {
         }
     }
     let trimmed = collapsed.trim_matches('-');
-    let suffix = if instances > 1 { format!("-{instances}").len() } else { 0 };
+    let suffix = instance_suffix_len(instances);
     let cut: String = trimmed.chars().take(MAX_SCALE_SET_NAME_LEN - suffix).collect();
     let cut = cut.trim_end_matches('-');
     match cut {
@@ -856,24 +870,21 @@ impl Mount {
     /// Parses a `--mount` spec: `target`, `src:target` or `src:target:Type`; a relative
     /// `src` is made absolute against `cwd`, and a leading `~` is the home directory.
     pub fn parse(spec: &str, cwd: &Path) -> Result<Self> {
-        Self::parse_as("--mount", spec, cwd)
+        Self::parse_as("--mount", spec, Some(cwd))
     }
 
     /// Parses a mount spec where there is no working directory to resolve a relative host
     /// path against (the desktop app, started from a menu): such a path is refused.
     pub fn parse_absolute(spec: &str) -> Result<Self> {
-        let source = spec.split(':').next().filter(|_| spec.contains(':'));
-        if let Some(source) = source.filter(|s| !s.is_empty() && !s.starts_with(['/', '~'])) {
-            return Err(Error::InvalidMount {
-                flag: "mount",
-                value: spec.to_owned(),
-                reason: format!(
-                    "the host path {source:?} is relative, and the app has no working \
-                     directory to take it from; write the full path (or ~/…)"
-                ),
-            });
-        }
-        Self::parse_as("mount", spec, Path::new("/"))
+        Self::parse_as("mount", spec, None)
+    }
+
+    /// Whether `spec` names its host path relative to the working directory (`cache:/x`),
+    /// which the CLI points out.
+    pub fn has_relative_source(spec: &str) -> bool {
+        spec.split_once(':').is_some_and(|(source, _)| {
+            !source.is_empty() && !source.starts_with('~') && !Path::new(source).is_absolute()
+        })
     }
 
     /// Parses a `--cache` spec, the original deskrun's spelling: `target` or `src:target`,
@@ -890,12 +901,12 @@ impl Mount {
                             .to_owned(),
                     });
                 }
-                Self::parse_as("--cache", one, cwd)
+                Self::parse_as("--cache", one, Some(cwd))
             })
             .collect()
     }
 
-    fn parse_as(flag: &'static str, spec: &str, cwd: &Path) -> Result<Self> {
+    fn parse_as(flag: &'static str, spec: &str, cwd: Option<&Path>) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidMount {
             flag,
             value: spec.to_owned(),
@@ -993,8 +1004,8 @@ fn parse_mount_type(kind: &str) -> Option<MountType> {
 }
 
 /// Makes a mount source absolute: `~` is the home directory, a relative path is taken
-/// against the working directory.
-fn absolute_source(source: &str, cwd: &Path) -> std::result::Result<PathBuf, &'static str> {
+/// against the working directory (refused when there is none).
+fn absolute_source(source: &str, cwd: Option<&Path>) -> std::result::Result<PathBuf, &'static str> {
     let home = || {
         directories::BaseDirs::new()
             .map(|dirs| dirs.home_dir().to_path_buf())
@@ -1009,8 +1020,17 @@ fn absolute_source(source: &str, cwd: &Path) -> std::result::Result<PathBuf, &'s
     if source.starts_with('~') {
         return Err("'~user' paths are not expanded; write the full path");
     }
+    let path = Path::new(source);
+    let absolute = match cwd {
+        _ if path.is_absolute() => path.to_path_buf(),
+        Some(cwd) => cwd.join(path),
+        None => {
+            return Err("the host path is relative, and the app has no working directory to \
+                        take it from; write the full path (or ~/…)");
+        }
+    };
     // NB: `./x` is `x`: the stored path has no `.` parts to tell apart from the same one.
-    Ok(cwd.join(source).components().filter(|c| !matches!(c, Component::CurDir)).collect())
+    Ok(absolute.components().filter(|c| !matches!(c, Component::CurDir)).collect())
 }
 
 /// Refuses paths with `..` or characters a hostPath or kind extra mount cannot carry.
@@ -1249,7 +1269,7 @@ impl Installation {
     pub fn scale_sets(&self) -> Vec<ScaleSetSpec> {
         if self.instances <= 1 {
             return vec![ScaleSetSpec {
-                name: self.name.clone(),
+                name: scale_set_name(&self.name, None),
                 instance: None,
                 min_runners: self.min_runners,
                 max_runners: self.max_runners,
@@ -1257,7 +1277,7 @@ impl Installation {
         }
         (1..=self.instances)
             .map(|i| ScaleSetSpec {
-                name: format!("{}-{i}", self.name),
+                name: scale_set_name(&self.name, Some(i)),
                 instance: Some(i),
                 min_runners: 1,
                 max_runners: 1,
@@ -1672,6 +1692,11 @@ mod tests {
         assert!(err.contains("relative") && err.contains("full path"), "{err}");
         assert!(Mount::parse_absolute("/host/cache:/x").is_ok());
         assert!(Mount::parse_absolute("/var/lib/docker").is_ok(), "a target alone is fine");
+        assert!(Mount::parse_absolute("~/cache:/x").is_ok(), "~ needs no working directory");
+        for (spec, relative) in [("cache:/x", true), ("./c:/x", true), ("/c:/x", false)] {
+            assert_eq!(Mount::has_relative_source(spec), relative, "{spec}");
+        }
+        assert!(!Mount::has_relative_source("~/c:/x") && !Mount::has_relative_source("/x"));
         let dotted = Mount::parse("./cache/./npm:/root/.npm", cwd).unwrap();
         assert_eq!(dotted.source.as_deref(), Some(Path::new("/w/cache/npm")), "no '.' parts kept");
     }

@@ -131,18 +131,11 @@ pub async fn read(
         }
     };
 
-    let mut wanted: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for inst in config.installations.values() {
-        for set in inst.scale_sets() {
-            wanted.insert(set.name, Some(inst.name.clone()));
-        }
-    }
+    let mut wanted = configured(config);
     for set in &sets {
         wanted.entry(set.metadata.name.clone().unwrap_or_default()).or_insert(None);
     }
-    let statuses = wanted
-        .into_iter()
-        .filter(|(name, inst)| only.is_none_or(|o| o == name || inst.as_deref() == Some(o)))
+    let statuses = selected(wanted, only)
         .map(|(name, installation)| {
             let set = sets.iter().find(|s| s.metadata.name.as_deref() == Some(&name));
             let runner_set = runner_sets.iter().find(|s| label_of(s) == Some(&name));
@@ -155,13 +148,30 @@ pub async fn read(
 /// The status of every scale set in `config` (optionally only those of installation or
 /// scale set `only`) when there is no cluster to read: configured, not deployed.
 pub fn not_deployed(config: &Config, only: Option<&str>) -> Vec<RunnerStatus> {
+    selected(configured(config), only)
+        .map(|(name, installation)| fold(name, installation, None, None, &[], &[]))
+        .collect()
+}
+
+/// Every scale set `config` asks for, by name, with its installation.
+fn configured(config: &Config) -> BTreeMap<String, Option<String>> {
     config
         .installations
         .values()
-        .flat_map(|inst| inst.scale_sets().into_iter().map(|set| (set.name, inst.name.clone())))
-        .filter(|(name, inst)| only.is_none_or(|o| o == name || o == inst))
-        .map(|(name, installation)| fold(name, Some(installation), None, None, &[], &[]))
+        .flat_map(|inst| {
+            inst.scale_sets().into_iter().map(|set| (set.name, Some(inst.name.clone())))
+        })
         .collect()
+}
+
+/// The scale sets of `wanted` that `only` (a scale set or installation name) selects.
+fn selected(
+    wanted: BTreeMap<String, Option<String>>,
+    only: Option<&str>,
+) -> impl Iterator<Item = (String, Option<String>)> {
+    wanted
+        .into_iter()
+        .filter(move |(name, inst)| only.is_none_or(|o| o == name || inst.as_deref() == Some(o)))
 }
 
 fn label_of(obj: &DynamicObject) -> Option<&String> {

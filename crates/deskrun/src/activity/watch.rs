@@ -117,16 +117,10 @@ impl ActivityWatch {
         let _ = synced.wait_for(|done| *done).await;
     }
 
-    /// A signal that turns `true` once the watch has synced (see [`ActivityWatch::synced`]),
-    /// for a consumer that must not hold the watch itself (the desktop app keeps it in its
-    /// state and redraws the tray on the change).
-    pub fn synced_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.synced.clone()
-    }
-
-    /// A signal that changes whenever the board does, for a consumer that shows the board
-    /// (the tray): a finished job leaves the board at once, while its event waits for
-    /// GitHub's answer about the result.
+    /// A signal that changes whenever the board does (each event, and the sync), for a
+    /// consumer that shows the board but must not hold the watch itself (the desktop app
+    /// keeps it in its state and redraws the tray): a finished job leaves the board at once,
+    /// while its event waits for GitHub's answer about the result.
     pub fn board_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.revision.clone()
     }

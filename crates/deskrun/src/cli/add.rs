@@ -75,8 +75,7 @@ fn installation_from(
         args.mounts.iter().map(|spec| Mount::parse(spec, &cwd)).collect::<Result<Vec<_>, _>>()?;
     // NB: a relative host path is taken from here, which the user may not expect: say where.
     for (spec, mount) in args.mounts.iter().zip(&mounts) {
-        let relative = spec.split(':').count() > 1 && !spec.starts_with(['/', '~']);
-        if let (true, Some(source)) = (relative, &mount.source) {
+        if let (true, Some(source)) = (Mount::has_relative_source(spec), &mount.source) {
             progress(&format!("note: --mount {spec}: the host path is {}", source.display()));
         }
     }

@@ -85,11 +85,10 @@ struct ClusterState {
 pub async fn status(only: Option<&str>, format: OutputFormat, watch: bool) -> anyhow::Result<()> {
     let config = ConfigStore::from_env()?.load()?;
     if let Some(name) = only {
-        let known = config
-            .installations
-            .values()
-            .any(|inst| inst.name == name || inst.scale_sets().iter().any(|s| s.name == name));
-        anyhow::ensure!(known, "no installation named {name:?}; `deskrun list` shows them");
+        anyhow::ensure!(
+            config.owner_of(name).is_some(),
+            "no installation named {name:?}; `deskrun list` shows them"
+        );
     }
     let cluster = KindCluster::new(&config.cluster.name);
     let running = cluster.exists().await?;

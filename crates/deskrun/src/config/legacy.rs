@@ -188,7 +188,7 @@ pub fn import(
             .open(path)
             .and_then(|mut file| {
                 use std::io::Write;
-                file.write_all(format!("{}\n", text.trim_end()).as_bytes())?;
+                file.write_all(super::file_text(&text).as_bytes())?;
                 file.sync_all()
             })
             .map_err(|source| scrubbed.io_error("overwrite", source))?;

@@ -122,6 +122,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The installation that `name` names: itself, or one of its instances' scale sets.
+    pub fn owner_of(&self, name: &str) -> Option<&Installation> {
+        self.installations
+            .values()
+            .find(|inst| inst.name == name || inst.scale_sets().iter().any(|set| set.name == name))
+    }
+
     /// Checks what the types cannot: versions, names, counts, and that no two installations
     /// collide (counting the caches chosen under this machine's data directory). Returns what
     /// is wrong, naming the installation.
@@ -343,7 +350,7 @@ impl ConfigStore {
             }
         });
         let dir = real.parent().unwrap_or(Path::new("."));
-        let text = format!("{}\n", text.trim_end());
+        let text = file_text(text);
         let mut temp = tempfile::Builder::new()
             .prefix(".config.json.")
             .tempfile_in(dir)
@@ -362,6 +369,11 @@ impl ConfigStore {
     fn io_error(&self, action: &'static str, source: io::Error) -> Error {
         Error::Io { action, path: self.path.clone(), source }
     }
+}
+
+/// `text` as the config files hold it: no trailing blank lines, one final newline.
+fn file_text(text: &str) -> String {
+    format!("{}\n", text.trim_end())
 }
 
 /// The config file held under its exclusive lock until dropped.
