@@ -42,9 +42,9 @@ pub async fn restart(app: &AppHandle) {
         activity::start(handle.client().clone(), results.clone(), ActivitySettings::default());
     // NB: before any await: nothing is announced until the watch has listed the cluster.
     let mut events = watch.subscribe_lossless();
-    let mut synced = watch.synced_signal();
-    // NB: the board changes before some events arrive (a finished job waits for its result
-    // from GitHub), and the tray shows the board.
+    // NB: the tray shows the board, which changes with every event, when the watch has
+    // synced, and before some events arrive (a finished job waits for its result from
+    // GitHub): this one signal is what redraws it.
     let mut board = watch.board_signal();
     if let Ok(mut slot) = state.watch.lock() {
         *slot = Some(Watching { watch, cluster: Watching::cluster_of(&config), results });
@@ -60,12 +60,6 @@ pub async fn restart(app: &AppHandle) {
                     Some(event) => on_event(&app, &event),
                     None => break,
                 },
-                changed = synced.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    tray::refresh(&app);
-                }
                 changed = board.changed() => {
                     if changed.is_err() {
                         break;
@@ -148,5 +142,4 @@ fn on_event(app: &AppHandle, event: &activity::ActivityEvent) {
     if let Some(item) = app.state::<AppState>().record(event) {
         events::emit_activity(app, item);
     }
-    tray::refresh(app);
 }

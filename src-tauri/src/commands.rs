@@ -98,10 +98,7 @@ fn in_form_words(message: &str) -> String {
 /// Says so when `name` is a configured runner's or one of their scale sets' (`web-2`).
 fn taken_name(state: &AppState, name: &str) -> Option<String> {
     let config = state.store.load().ok()?;
-    let owner = config
-        .installations
-        .values()
-        .find(|inst| inst.name == name || inst.scale_sets().iter().any(|set| set.name == name))?;
+    let owner = config.owner_of(name)?;
     Some(if owner.name == name {
         format!(
             "a runner named {name:?} exists already; edit it from the Runners list, or pick another name"

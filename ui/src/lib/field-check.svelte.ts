@@ -1,6 +1,6 @@
-// Checking a form field as the user types, with the engine's own rules (`validate_field`):
-// debounced so a burst of keystrokes makes one call, and a late answer for an older value
-// never overwrites the answer for the current one.
+// Checking values as the user types, with the engine's own rules (`validate_field`,
+// `validate_counts`): debounced so a burst of keystrokes makes one call, and a late answer
+// for an older value never overwrites the answer for the current one.
 
 import { validateField, type FormField } from "./api";
 import { ApiError } from "./errors";
@@ -8,50 +8,71 @@ import { ApiError } from "./errors";
 /** How long typing must pause before the engine is asked. */
 export const CHECK_DELAY_MS = 150;
 
-/** The engine's verdict on one field, kept up to date as its value changes. */
-export class FieldCheck {
-  readonly field: FormField;
-  /** The engine's message, or `null` when the value is fine (or not checked yet). */
-  message = $state<string | null>(null);
+/** The engine's answer about a value, kept up to date as the value changes. */
+export class EngineCheck<V, A> {
+  /** The answer for the latest value checked, or `null` before the first (or after reset). */
+  answer = $state<A | null>(null);
   /** A check is scheduled or in flight. */
   pending = $state(false);
+  readonly #ask: (value: V) => Promise<A>;
+  readonly #failed: (message: string) => A;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #generation = 0;
 
-  constructor(field: FormField) {
-    this.field = field;
-  }
-
-  /** The value is known to be fine (checked, nothing pending). */
-  get ok(): boolean {
-    return !this.pending && this.message === null;
+  /** `ask` puts the question to the engine; `failed` turns a failed call into an answer. */
+  constructor(ask: (value: V) => Promise<A>, failed: (message: string) => A) {
+    this.#ask = ask;
+    this.#failed = failed;
   }
 
   /** Schedules a check of `value`, replacing any earlier one. */
-  check(value: string): void {
+  check(value: V): void {
     clearTimeout(this.#timer);
     const generation = ++this.#generation;
     this.pending = true;
     this.#timer = setTimeout(() => void this.#run(value, generation), CHECK_DELAY_MS);
   }
 
-  /** Forgets any verdict, e.g. when the field is hidden or its value is the stored one. */
+  /** Forgets any answer, e.g. when the field is hidden or its value is the stored one. */
   reset(): void {
     clearTimeout(this.#timer);
     this.#generation += 1;
     this.pending = false;
-    this.message = null;
+    this.answer = null;
   }
 
-  async #run(value: string, generation: number): Promise<void> {
-    let message: string | null;
+  async #run(value: V, generation: number): Promise<void> {
+    let answer: A;
     try {
-      message = await validateField(this.field, value);
+      answer = await this.#ask(value);
     } catch (error) {
-      message = `Could not check this value: ${ApiError.from(error).message}`;
+      answer = this.#failed(ApiError.from(error).message);
     }
     if (generation !== this.#generation) return;
-    this.message = message;
+    this.answer = answer;
     this.pending = false;
+  }
+}
+
+/** The engine's verdict on one form field. */
+export class FieldCheck extends EngineCheck<string, string | null> {
+  readonly field: FormField;
+
+  constructor(field: FormField) {
+    super(
+      (value) => validateField(field, value),
+      (message) => `Could not check this value: ${message}`,
+    );
+    this.field = field;
+  }
+
+  /** The engine's message, or `null` when the value is fine (or not checked yet). */
+  get message(): string | null {
+    return this.answer;
+  }
+
+  /** The value is known to be fine (checked, nothing pending). */
+  get ok(): boolean {
+    return !this.pending && this.message === null;
   }
 }
